@@ -1,1 +1,51 @@
-fn main() {}
+//! `duplex`: the command-line tool of the duplex WebSocket stack.
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+
+mod autobahn;
+mod echo;
+
+/// duplex: a WebSocket stack — echo server, conformance client, and more.
+#[derive(Debug, Parser)]
+#[command(name = "duplex", version, about)]
+struct Cli {
+    /// Log format: human-readable text or one JSON object per line.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text, env = "DUPLEX_LOG_FORMAT")]
+    log_format: LogFormat,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run a WebSocket echo server (for conformance tests and benchmarks).
+    Echo(echo::EchoArgs),
+    /// Drive the Autobahn TestSuite's client mode (getCaseCount, runCase, updateReports).
+    AutobahnClient(autobahn::AutobahnArgs),
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    init_logging(cli.log_format);
+    match cli.command {
+        Command::Echo(args) => echo::run(args),
+        Command::AutobahnClient(args) => autobahn::run(args),
+    }
+}

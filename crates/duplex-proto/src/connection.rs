@@ -202,6 +202,14 @@ impl Connection {
         &mut self.read_buf
     }
 
+    /// How many more bytes the frame being received needs (0 between
+    /// frames), so a driver can size its next read.
+    pub fn bytes_wanted(&self) -> usize {
+        self.frame
+            .as_ref()
+            .map_or(0, |f| f.len.saturating_sub(self.read_buf.len()))
+    }
+
     /// Records that the peer closed its side of the transport.
     pub fn recv_eof(&mut self) {
         self.eof = true;
