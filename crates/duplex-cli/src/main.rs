@@ -5,8 +5,9 @@ use clap::{Parser, Subcommand};
 
 mod autobahn;
 mod echo;
+mod serve;
 
-/// duplex: a WebSocket stack — echo server, conformance client, and more.
+/// duplex: a WebSocket stack — real-time server, echo server, conformance client.
 #[derive(Debug, Parser)]
 #[command(name = "duplex", version, about)]
 struct Cli {
@@ -25,6 +26,8 @@ enum LogFormat {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run the real-time server (Pusher Channels protocol 7) with its demo pages.
+    Serve(serve::ServeArgs),
     /// Run a WebSocket echo server (for conformance tests and benchmarks).
     Echo(echo::EchoArgs),
     /// Drive the Autobahn TestSuite's client mode (getCaseCount, runCase, updateReports).
@@ -34,7 +37,10 @@ enum Command {
 fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_writer(std::io::stderr);
     match format {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().init(),
@@ -45,6 +51,7 @@ fn main() -> Result<()> {
     let cli = Cli::parse();
     init_logging(cli.log_format);
     match cli.command {
+        Command::Serve(args) => serve::run(args),
         Command::Echo(args) => echo::run(args),
         Command::AutobahnClient(args) => autobahn::run(args),
     }

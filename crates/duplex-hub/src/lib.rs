@@ -6,9 +6,8 @@
 //! pass in frames, request parts, the current time and a random generator,
 //! and get back typed messages, serialized frames and decisions.
 //!
-//! It is not (yet) a server: the WebSocket and HTTP wiring, the broker that
-//! fans events out across nodes, rate limiting and webhook delivery build on
-//! it elsewhere.
+//! [`server`] builds the running server on these rules and on the `duplex`
+//! WebSocket crate: sessions, fan-out, the HTTP API, webhooks and metrics.
 //!
 //! # Contents
 //!
@@ -67,6 +66,7 @@ pub mod auth;
 pub mod channel;
 pub mod presence;
 pub mod protocol;
+pub mod server;
 
 pub use api_auth::{ApiAuthError, ApiRequest};
 pub use app::{AppConfig, AppConfigError, AppLimits, Apps};

@@ -35,7 +35,6 @@
 mod close;
 mod config;
 mod connection;
-#[path = "deflate_stub.rs"]
 pub mod deflate;
 mod error;
 mod frame;

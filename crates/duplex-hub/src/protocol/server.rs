@@ -5,7 +5,8 @@
 //! object, as Pusher sends them.
 
 use std::fmt;
-use std::sync::Arc;
+
+use duplex_proto::Utf8Bytes;
 
 use serde::Serialize;
 use serde_json::value::RawValue;
@@ -17,12 +18,17 @@ use crate::presence::PresencePayload;
 /// One serialized text frame. Cloning shares the text, so a channel event is
 /// serialized once and sent to every subscriber.
 #[derive(Clone, PartialEq, Eq, Hash)]
-pub struct Frame(Arc<str>);
+pub struct Frame(Utf8Bytes);
 
 impl Frame {
     /// The JSON text.
     pub fn as_str(&self) -> &str {
-        &self.0
+        self.0.as_str()
+    }
+
+    /// The text, ready to send as a WebSocket text message without a copy.
+    pub fn to_text(&self) -> Utf8Bytes {
+        self.0.clone()
     }
 
     /// The JSON text as bytes.
@@ -43,19 +49,19 @@ impl Frame {
 
 impl fmt::Debug for Frame {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("Frame").field(&&*self.0).finish()
+        f.debug_tuple("Frame").field(&self.0.as_str()).finish()
     }
 }
 
 impl fmt::Display for Frame {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(self.0.as_str())
     }
 }
 
 impl AsRef<str> for Frame {
     fn as_ref(&self) -> &str {
-        &self.0
+        self.0.as_str()
     }
 }
 
@@ -243,7 +249,7 @@ fn plain<T: Serialize>(event: &str, channel: Option<&str>, data: Option<T>) -> S
 impl ServerMessage<'_> {
     /// Serializes the message.
     pub fn to_frame(self) -> Frame {
-        Frame(self.to_json().into())
+        Frame(Utf8Bytes::from(self.to_json()))
     }
 
     fn to_json(self) -> String {

@@ -189,8 +189,16 @@ fn deflate_sync(
 ) -> Result<(), DeflateError> {
     loop {
         let len = out.len();
-        // Room for the whole input plus flush overhead, in bounded steps.
-        let step = input.len().saturating_add(64).min(MAX_STEP);
+        // Fill the spare capacity `out` already has (no reallocation), up to
+        // what the rest of the input can need; with little spare room, grow
+        // by half the remaining input (most messages compress at least 2:1).
+        let spare = out.capacity() - len;
+        let need = input.len().saturating_add(64).min(MAX_STEP);
+        let step = if spare >= 64 {
+            spare.min(need)
+        } else {
+            (input.len() / 2 + 64).min(MAX_STEP)
+        };
         out.resize(len + step, 0);
         let (in_before, out_before) = (compressor.total_in(), compressor.total_out());
         let status = compressor.compress(input, &mut out[len..], FlushCompress::Sync);

@@ -1,0 +1,142 @@
+//! The server's configuration: a TOML file, with every setting defaulted.
+//!
+//! ```toml
+//! listen = "127.0.0.1:6001"
+//! activity_timeout = 120
+//!
+//! [[apps]]
+//! id = "1"
+//! key = "app-key"
+//! secret = "app-secret"
+//! ```
+
+use std::net::SocketAddr;
+
+use serde::Deserialize;
+
+use crate::app::{AppConfig, AppConfigError, Apps};
+
+/// Settings of `duplex serve`. Unknown fields are errors.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// Address to listen on for WebSocket and HTTP API traffic.
+    pub listen: SocketAddr,
+    /// Seconds of silence after which a ping is due (sent to clients in
+    /// `connection_established`; pusher-js pings after it, and so do we).
+    pub activity_timeout: u32,
+    /// Seconds to wait for a pong before closing with 4201.
+    pub pong_timeout: u32,
+    /// Seconds an app that requires user authentication waits for
+    /// `pusher:signin` before closing with 4009.
+    pub signin_timeout: u32,
+    /// Seconds a client may take to send its HTTP request head.
+    pub handshake_timeout: u32,
+    /// Frames that may wait for one slow connection; when full, the client
+    /// is disconnected with 4100.
+    pub send_queue_frames: usize,
+    /// Largest HTTP API request body, in bytes (413 beyond).
+    pub max_request_body_bytes: usize,
+    /// How far an HTTP API request's `auth_timestamp` may be from now, in seconds.
+    pub api_timestamp_window: u64,
+    /// Connections across all apps; more are refused with 4100.
+    pub max_connections: u64,
+    /// Serve the demo pages at `/`.
+    pub demo: bool,
+    /// The apps. Without any, `duplex serve` runs one default app.
+    pub apps: Vec<AppConfig>,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 6001)),
+            activity_timeout: 120,
+            pong_timeout: 30,
+            signin_timeout: 30,
+            handshake_timeout: 10,
+            send_queue_frames: 1024,
+            max_request_body_bytes: 1 << 20,
+            api_timestamp_window: crate::api_auth::DEFAULT_TIMESTAMP_WINDOW_SECS,
+            max_connections: 100_000,
+            demo: true,
+            apps: Vec::new(),
+        }
+    }
+}
+
+/// Why a configuration was rejected.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The TOML is invalid or has unknown fields.
+    #[error("invalid configuration: {0}")]
+    Toml(String),
+    /// An app is invalid.
+    #[error(transparent)]
+    App(#[from] AppConfigError),
+    /// A setting is out of range.
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+}
+
+impl ServerConfig {
+    /// Parses a TOML configuration.
+    pub fn from_toml(text: &str) -> Result<Self, ConfigError> {
+        toml::from_str(text).map_err(|e| ConfigError::Toml(e.to_string()))
+    }
+
+    /// Checks every setting and app; returns the app registry.
+    pub fn validate(&self) -> Result<Apps, ConfigError> {
+        for (name, value) in [
+            ("activity_timeout", u64::from(self.activity_timeout)),
+            ("pong_timeout", u64::from(self.pong_timeout)),
+            ("signin_timeout", u64::from(self.signin_timeout)),
+            ("handshake_timeout", u64::from(self.handshake_timeout)),
+            ("send_queue_frames", self.send_queue_frames as u64),
+            ("max_request_body_bytes", self.max_request_body_bytes as u64),
+            ("max_connections", self.max_connections),
+        ] {
+            if value == 0 {
+                return Err(ConfigError::Invalid(format!("`{name}` must be at least 1")));
+            }
+        }
+        if self.apps.is_empty() {
+            return Err(ConfigError::Invalid("no apps configured".into()));
+        }
+        Ok(Apps::new(self.apps.clone())?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_a_full_config() {
+        let config = ServerConfig::from_toml(
+            r#"
+            listen = "127.0.0.1:7000"
+            activity_timeout = 30
+            [[apps]]
+            id = "1"
+            key = "k"
+            secret = "s"
+            client_events = true
+            "#,
+        )
+        .unwrap();
+        assert_eq!(config.listen.port(), 7000);
+        assert_eq!(config.activity_timeout, 30);
+        assert_eq!(config.validate().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn rejects_unknown_fields_and_zero_limits() {
+        assert!(ServerConfig::from_toml("listn = \"127.0.0.1:1\"").is_err());
+        let mut config = ServerConfig::from_toml("[[apps]]\nid='1'\nkey='k'\nsecret='s'").unwrap();
+        config.activity_timeout = 0;
+        assert!(config.validate().is_err());
+        assert!(ServerConfig::default().validate().is_err(), "no apps");
+    }
+}

@@ -1,0 +1,153 @@
+//! The HTTP side: one listener for WebSocket upgrades (`/app/{key}`), the
+//! HTTP API (`/apps/{id}/…`), health and metrics, and the demo pages.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use duplex::Acceptor;
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::net::TcpListener;
+
+use super::hub::Hub;
+use super::session::{self, ConnectQuery};
+use super::{api, demo};
+
+/// The response type of every handler.
+pub type Response = http::Response<Full<Bytes>>;
+
+/// A response with a body and content type.
+pub fn respond(status: u16, content_type: &str, body: impl Into<Bytes>) -> Response {
+    http::Response::builder()
+        .status(status)
+        .header(http::header::CONTENT_TYPE, content_type)
+        .body(Full::new(body.into()))
+        .unwrap_or_else(|_| http::Response::new(Full::new(Bytes::new())))
+}
+
+/// A JSON response.
+pub fn json(status: u16, body: impl Into<Bytes>) -> Response {
+    respond(status, "application/json", body)
+}
+
+/// A JSON error body `{"error": message}`.
+pub fn json_error(status: u16, message: &str) -> Response {
+    json(status, serde_json::json!({ "error": message }).to_string())
+}
+
+/// Accepts connections until shutdown begins, then stops accepting and
+/// returns (connections in progress carry on and are told to reconnect).
+pub async fn serve(hub: Arc<Hub>, listener: TcpListener) {
+    let acceptor = Arc::new(acceptor_for(&hub));
+    let mut shutdown = hub.shutdown_signal();
+    loop {
+        let (tcp, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    tracing::warn!("accept failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = shutdown.changed() => return,
+        };
+        let _ = tcp.set_nodelay(true);
+        let hub = hub.clone();
+        let acceptor = acceptor.clone();
+        tokio::spawn(async move {
+            let service = service_fn(move |req| handle(hub.clone(), acceptor.clone(), req, peer));
+            let connection = http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(Duration::from_secs(10))
+                .max_buf_size(64 * 1024)
+                .serve_connection(TokioIo::new(tcp), service)
+                .with_upgrades();
+            if let Err(e) = connection.await {
+                tracing::debug!(%peer, "HTTP connection ended: {e}");
+            }
+        });
+    }
+}
+
+/// WebSocket settings: messages may carry the largest event any app allows,
+/// plus the envelope.
+fn acceptor_for(hub: &Hub) -> Acceptor {
+    let largest = hub
+        .apps()
+        .map(|a| a.config.limits.max_event_payload_bytes)
+        .max()
+        .unwrap_or(10 * 1024);
+    let limit = largest + 16 * 1024;
+    Acceptor::new()
+        .config(duplex::Config::default().max_message_size(limit).max_frame_size(limit))
+        .handshake_timeout(Duration::from_secs(hub.config.handshake_timeout.into()))
+}
+
+async fn handle(hub: Arc<Hub>, acceptor: Arc<Acceptor>, mut req: http::Request<Incoming>, peer: SocketAddr) -> Result<Response, Infallible> {
+    let path = req.uri().path().to_string();
+    let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    let response = match (req.method().as_str(), segments.as_slice()) {
+        (_, ["app", key]) => upgrade(hub, &acceptor, &mut req, key, peer),
+        (_, ["apps", ..]) | (_, ["users", _, "terminate_connections"]) => api::handle(hub, req).await,
+        ("GET", ["healthz"]) => respond(200, "text/plain", "ok\n"),
+        ("GET", ["readyz"]) if hub.is_shutting_down() => respond(503, "text/plain", "shutting down\n"),
+        ("GET", ["readyz"]) => respond(200, "text/plain", "ready\n"),
+        ("GET", ["metrics"]) => metrics(&hub),
+        _ if hub.config.demo => demo::handle(hub, req).await,
+        _ => respond(404, "text/plain", "not found\n"),
+    };
+    Ok(response)
+}
+
+fn upgrade(hub: Arc<Hub>, acceptor: &Acceptor, req: &mut http::Request<Incoming>, key: &str, peer: SocketAddr) -> Response {
+    if !duplex::hyper::is_upgrade_request(req) {
+        return respond(426, "text/plain", "this is a WebSocket endpoint: connect with Upgrade: websocket\n");
+    }
+    match duplex::hyper::upgrade::<_, Full<Bytes>>(req, acceptor) {
+        Ok((response, websocket)) => {
+            let key = key.to_string();
+            let query = ConnectQuery::parse(req.uri().query());
+            tokio::spawn(async move {
+                match websocket.await {
+                    Ok(ws) => session::run(hub, key, query, ws).await,
+                    Err(e) => tracing::debug!(%peer, "upgrade failed: {e}"),
+                }
+            });
+            response
+        }
+        Err(e) => {
+            let mut response = respond(e.http_status(), "text/plain", format!("{e}\n"));
+            if e.http_status() == 426 {
+                response
+                    .headers_mut()
+                    .insert("Sec-WebSocket-Version", http::HeaderValue::from_static("13"));
+            }
+            response
+        }
+    }
+}
+
+fn metrics(hub: &Hub) -> Response {
+    let mut channels = 0;
+    for app in hub.apps() {
+        channels += app.channels_with_prefix("").len() as u64;
+    }
+    let stats = &hub.webhook_stats;
+    let load = |a: &std::sync::atomic::AtomicU64| a.load(std::sync::atomic::Ordering::Relaxed);
+    let text = hub.metrics.render(&[
+        ("duplex_connections", "Open WebSocket connections", hub.connection_count()),
+        ("duplex_channels", "Occupied channels", channels),
+        ("duplex_webhooks_delivered", "Webhook requests delivered", load(&stats.delivered)),
+        ("duplex_webhooks_retried", "Webhook attempts retried", load(&stats.retried)),
+        ("duplex_webhooks_failed", "Webhook requests given up", load(&stats.failed)),
+        ("duplex_webhooks_dropped", "Webhook events dropped (queue full)", load(&stats.dropped)),
+    ]);
+    respond(200, "text/plain; version=0.0.4", text)
+}

@@ -1,0 +1,112 @@
+//! [`Hub`]: the whole server's state on this node.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use tokio::sync::watch;
+
+use crate::app::Apps;
+
+use super::app_state::AppState;
+use super::config::ServerConfig;
+use super::metrics::Metrics;
+use super::webhook::{WebhookStats, Webhooks};
+
+/// Every app's state, the server settings, and the shutdown signal.
+#[derive(Debug)]
+pub struct Hub {
+    /// The settings.
+    pub config: ServerConfig,
+    /// Apps by id (HTTP API paths).
+    by_id: HashMap<String, Arc<AppState>>,
+    /// Apps by key (WebSocket paths).
+    by_key: HashMap<String, Arc<AppState>>,
+    /// Open WebSocket connections across apps.
+    connections: Arc<AtomicU64>,
+    /// Flips to `true` when the server starts shutting down.
+    shutdown: watch::Sender<bool>,
+    /// Counters and histograms for `/metrics`.
+    pub metrics: Metrics,
+    /// Webhook outcomes, shared by the apps' senders.
+    pub webhook_stats: Arc<WebhookStats>,
+}
+
+/// A guard for a process-wide connection slot.
+#[derive(Debug)]
+pub struct ProcessSlot(Arc<AtomicU64>);
+
+impl Drop for ProcessSlot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+impl Hub {
+    /// Builds the state for `apps` (must be called inside a tokio runtime:
+    /// webhook senders start their tasks).
+    pub fn new(config: ServerConfig, apps: &Apps) -> Arc<Self> {
+        let webhook_stats = Arc::new(WebhookStats::default());
+        let mut by_id = HashMap::new();
+        let mut by_key = HashMap::new();
+        for app in apps.iter() {
+            let state = Arc::new(AppState::new(
+                app.clone(),
+                Webhooks::spawn(app, webhook_stats.clone()),
+            ));
+            by_id.insert(app.id.clone(), state.clone());
+            by_key.insert(app.key.clone(), state);
+        }
+        Arc::new(Hub {
+            config,
+            by_id,
+            by_key,
+            connections: Arc::new(AtomicU64::new(0)),
+            shutdown: watch::channel(false).0,
+            metrics: Metrics::default(),
+            webhook_stats,
+        })
+    }
+
+    /// The app with this id.
+    pub fn app_by_id(&self, id: &str) -> Option<&Arc<AppState>> {
+        self.by_id.get(id)
+    }
+
+    /// The app with this key.
+    pub fn app_by_key(&self, key: &str) -> Option<&Arc<AppState>> {
+        self.by_key.get(key)
+    }
+
+    /// Every app.
+    pub fn apps(&self) -> impl Iterator<Item = &Arc<AppState>> {
+        self.by_id.values()
+    }
+
+    /// Takes a process-wide connection slot, or `None` at the limit.
+    pub fn try_connect(&self) -> Option<ProcessSlot> {
+        let prev = self.connections.fetch_add(1, Ordering::Relaxed);
+        let slot = ProcessSlot(self.connections.clone());
+        (prev < self.config.max_connections).then_some(slot)
+    }
+
+    /// Open WebSocket connections.
+    pub fn connection_count(&self) -> u64 {
+        self.connections.load(Ordering::Relaxed)
+    }
+
+    /// A receiver that sees `true` once shutdown starts.
+    pub fn shutdown_signal(&self) -> watch::Receiver<bool> {
+        self.shutdown.subscribe()
+    }
+
+    /// Starts the shutdown: every connection is told to reconnect elsewhere.
+    pub fn begin_shutdown(&self) {
+        self.shutdown.send_replace(true);
+    }
+
+    /// Whether shutdown has started.
+    pub fn is_shutting_down(&self) -> bool {
+        *self.shutdown.borrow()
+    }
+}

@@ -1,0 +1,85 @@
+//! The server: WebSocket sessions, fan-out, the HTTP API, webhooks, metrics.
+//!
+//! [`Server::bind`] validates the configuration and binds the listener;
+//! [`Server::run`] serves until the shutdown future completes, then tells
+//! every client to reconnect (4200) and waits for them to go, up to a drain
+//! time.
+
+mod api;
+mod app_state;
+mod config;
+mod conn;
+mod demo;
+mod http;
+mod hub;
+mod metrics;
+mod session;
+mod webhook;
+
+pub use app_state::{AppState, ChannelStats};
+pub use config::{ConfigError, ServerConfig};
+pub use hub::Hub;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+
+/// A bound server, ready to run.
+#[derive(Debug)]
+pub struct Server {
+    hub: Arc<Hub>,
+    listener: TcpListener,
+}
+
+impl Server {
+    /// Validates `config` and binds its listen address (inside a tokio runtime).
+    pub async fn bind(config: ServerConfig) -> Result<Server, BindError> {
+        let apps = config.validate()?;
+        let listener = TcpListener::bind(config.listen)
+            .await
+            .map_err(|e| BindError::Io(config.listen, e))?;
+        let hub = Hub::new(config, &apps);
+        Ok(Server { hub, listener })
+    }
+
+    /// The address it listens on.
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// The shared state (for embedding and tests).
+    pub fn hub(&self) -> &Arc<Hub> {
+        &self.hub
+    }
+
+    /// Serves until `shutdown` completes; then stops accepting, tells every
+    /// client to reconnect, and waits up to `drain` for connections to close.
+    pub async fn run(self, shutdown: impl Future<Output = ()>, drain: Duration) {
+        let hub = self.hub.clone();
+        let serving = tokio::spawn(http::serve(hub.clone(), self.listener));
+        shutdown.await;
+        tracing::info!("shutting down: telling {} clients to reconnect", hub.connection_count());
+        hub.begin_shutdown();
+        let _ = serving.await;
+        let deadline = tokio::time::Instant::now() + drain;
+        while hub.connection_count() > 0 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        tracing::info!(remaining = hub.connection_count(), "shutdown complete");
+    }
+}
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BindError {
+    /// The configuration is invalid.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The address could not be bound.
+    #[error("cannot listen on {0}: {1}")]
+    Io(SocketAddr, std::io::Error),
+}

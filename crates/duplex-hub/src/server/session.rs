@@ -1,0 +1,515 @@
+//! One client connection speaking the Pusher protocol, from
+//! `connection_established` to the last unsubscribe.
+//!
+//! The task owns the WebSocket. It waits on four things at once: the
+//! client's frames, the connection's send queue (events fanned out to it),
+//! a close order (from the API, a full queue, or shutdown) and its timers
+//! (activity ping, pong wait, sign-in deadline). Frames that are already
+//! queued are written together, with one flush.
+
+use std::collections::HashSet;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use duplex::{CloseCode, Message, WebSocket};
+use futures_util::StreamExt;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+use crate::auth::{self, PresenceMember, SocketId, UserData};
+use crate::channel::{self, ChannelKind};
+use crate::protocol::{ClientMessage, ErrorCode, Frame, ServerMessage};
+
+use super::app_state::{AppState, SubscribeError};
+use super::conn::{CloseOrder, Closer, ConnHandle};
+use super::hub::Hub;
+use super::webhook::WebhookEventData;
+
+/// Frames written per batch before flushing.
+const WRITE_BATCH: usize = 64;
+
+/// What the client asked for in the connection URL's query.
+#[derive(Debug, Clone, Default)]
+pub struct ConnectQuery {
+    /// The `protocol` parameter.
+    pub protocol: Option<String>,
+}
+
+impl ConnectQuery {
+    /// Reads the query string of `/app/{key}?…`.
+    pub fn parse(query: Option<&str>) -> Self {
+        let protocol = query.unwrap_or("").split('&').find_map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            (k == "protocol").then(|| v.to_string())
+        });
+        ConnectQuery { protocol }
+    }
+
+    /// Checks the protocol version: 4008 when absent, 4007 when not 5 to 7.
+    fn check(&self) -> Result<(), (ErrorCode, &'static str)> {
+        match self.protocol.as_deref().map(str::parse::<u8>) {
+            None => Err((ErrorCode::NoProtocolVersion, "No protocol version supplied")),
+            Some(Ok(5..=7)) => Ok(()),
+            Some(_) => Err((ErrorCode::UnsupportedProtocolVersion, "Unsupported protocol version")),
+        }
+    }
+}
+
+/// Runs a Pusher session on an accepted WebSocket for the app with `key`.
+pub async fn run<S>(hub: Arc<Hub>, key: String, query: ConnectQuery, mut ws: WebSocket<S>)
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    ws.set_close_timeout(Duration::from_secs(2));
+    hub.metrics.connections_total.fetch_add(1, Ordering::Relaxed);
+    let refuse = |code: ErrorCode, message: &str| (code.code(), message.to_string());
+    let app = hub.app_by_key(&key).cloned();
+    let checked = match (&app, query.check()) {
+        (None, _) => Err(refuse(ErrorCode::AppNotFound, "Application does not exist")),
+        (Some(app), _) if !app.config.enabled => Err(refuse(ErrorCode::AppDisabled, "Application disabled")),
+        (_, Err((code, message))) => Err(refuse(code, message)),
+        (Some(app), Ok(())) => Ok(app.clone()),
+    };
+    let app = match checked {
+        Ok(app) => app,
+        Err((code, reason)) => return refuse_connection(&hub, ws, code, &reason).await,
+    };
+    let Some(_process_slot) = hub.try_connect() else {
+        return refuse_connection(&hub, ws, ErrorCode::OverCapacity.code(), "Server is over capacity").await;
+    };
+    let Some(_app_slot) = app.try_connect() else {
+        let code = ErrorCode::OverConnectionQuota.code();
+        return refuse_connection(&hub, ws, code, "Application is over connection quota").await;
+    };
+    let socket_id = SocketId::generate();
+    let (handle, rx, closer) = ConnHandle::new(socket_id.clone(), hub.config.send_queue_frames);
+    let mut session = Session {
+        activity_timeout: Duration::from_secs(hub.config.activity_timeout.into()),
+        pong_timeout: Duration::from_secs(hub.config.pong_timeout.into()),
+        signin_deadline: app
+            .config
+            .user_authentication_required
+            .then(|| Instant::now() + Duration::from_secs(hub.config.signin_timeout.into())),
+        hub,
+        app,
+        ws,
+        handle,
+        socket_id,
+        channels: HashSet::new(),
+        user: None,
+        last_seen: Instant::now(),
+        ping_sent: None,
+        rate: TokenBucket::new(0),
+    };
+    session.rate = TokenBucket::new(session.app.config.limits.client_event_rate_per_second);
+    session.run(rx, closer).await;
+}
+
+async fn refuse_connection<S>(hub: &Hub, mut ws: WebSocket<S>, code: u16, reason: &str)
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    tracing::debug!(code, reason, "refusing Pusher connection");
+    hub.metrics.count_close(code);
+    let error = ServerMessage::Error {
+        message: reason,
+        code: ErrorCode::from_code(code),
+    }
+    .to_frame();
+    let _ = ws.feed(Message::Text(error.to_text())).await;
+    let _ = ws.close(CloseCode(code), reason).await;
+}
+
+struct Session<S> {
+    hub: Arc<Hub>,
+    app: Arc<AppState>,
+    ws: WebSocket<S>,
+    /// This connection, as channels see it.
+    handle: ConnHandle,
+    socket_id: SocketId,
+    /// Channels this connection is subscribed to.
+    channels: HashSet<String>,
+    /// The signed-in user, after `pusher:signin`.
+    user: Option<UserData>,
+    /// When the client last sent anything.
+    last_seen: Instant,
+    /// When we sent a `pusher:ping` that is not answered yet.
+    ping_sent: Option<Instant>,
+    activity_timeout: Duration,
+    pong_timeout: Duration,
+    /// Apps that require sign-in close connections that miss this deadline.
+    signin_deadline: Option<Instant>,
+    /// Client events allowed per second.
+    rate: TokenBucket,
+}
+
+/// What ends a turn of the loop.
+enum Step {
+    Continue,
+    Close(CloseOrder),
+    End,
+}
+
+impl<S> Session<S>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    async fn run(&mut self, mut rx: mpsc::Receiver<Frame>, closer: Arc<Closer>) {
+        let established = ServerMessage::ConnectionEstablished {
+            socket_id: &self.socket_id,
+            activity_timeout: self.hub.config.activity_timeout,
+        }
+        .to_frame();
+        self.send_now(&established).await;
+        let mut shutdown = self.hub.shutdown_signal();
+        if *shutdown.borrow_and_update() {
+            closer.close(ErrorCode::ReconnectImmediately.code(), "Server is shutting down");
+        }
+        loop {
+            let deadline = self.next_deadline();
+            let step = tokio::select! {
+                biased;
+                order = closer.closed() => Step::Close(order),
+                _ = shutdown.changed() => Step::Close(CloseOrder {
+                    code: ErrorCode::ReconnectImmediately.code(),
+                    reason: "Server is shutting down".into(),
+                }),
+                frame = rx.recv() => match frame {
+                    Some(frame) => self.write_queued(frame, &mut rx, &closer).await,
+                    None => Step::End,
+                },
+                message = self.ws.next() => match message {
+                    None => Step::End,
+                    Some(Ok(message)) => self.on_message(message).await,
+                    Some(Err(e)) => {
+                        tracing::debug!(socket_id = %self.socket_id, "connection error: {e}");
+                        Step::Continue // the stream ends after reporting the close
+                    }
+                },
+                _ = tokio::time::sleep_until(deadline) => self.on_timer().await,
+            };
+            match step {
+                Step::Continue => {}
+                Step::End => break,
+                Step::Close(order) => {
+                    self.close(order).await;
+                    break;
+                }
+            }
+        }
+        self.cleanup();
+    }
+
+    fn next_deadline(&self) -> Instant {
+        let activity = match self.ping_sent {
+            Some(sent) => sent + self.pong_timeout,
+            None => self.last_seen + self.activity_timeout,
+        };
+        match self.signin_deadline {
+            Some(signin) if self.user.is_none() => activity.min(signin),
+            _ => activity,
+        }
+    }
+
+    async fn on_timer(&mut self) -> Step {
+        let now = Instant::now();
+        if let Some(deadline) = self.signin_deadline {
+            if self.user.is_none() && now >= deadline {
+                return Step::Close(CloseOrder {
+                    code: ErrorCode::Unauthorized.code(),
+                    reason: "Connection not signed in within the time allowed".into(),
+                });
+            }
+        }
+        match self.ping_sent {
+            Some(sent) if now >= sent + self.pong_timeout => Step::Close(CloseOrder {
+                code: ErrorCode::PongNotReceived.code(),
+                reason: "Pong reply not received".into(),
+            }),
+            None if now >= self.last_seen + self.activity_timeout => {
+                self.ping_sent = Some(now);
+                self.send_now(&ServerMessage::Ping.to_frame()).await;
+                Step::Continue
+            }
+            _ => Step::Continue,
+        }
+    }
+
+    /// Writes `first` and whatever else is queued, then flushes; a close
+    /// order interrupts a flush that a slow client holds up.
+    async fn write_queued(&mut self, first: Frame, rx: &mut mpsc::Receiver<Frame>, closer: &Closer) -> Step {
+        let mut frame = Some(first);
+        let mut count = 0;
+        while let Some(f) = frame.take() {
+            self.count_out(&f);
+            if self.ws.feed(Message::Text(f.to_text())).await.is_err() {
+                return Step::End;
+            }
+            count += 1;
+            if count < WRITE_BATCH {
+                frame = rx.try_recv().ok();
+            }
+        }
+        tokio::select! {
+            biased;
+            order = closer.closed() => Step::Close(order),
+            result = self.ws.flush() => match result {
+                Ok(()) => Step::Continue,
+                Err(_) => Step::End,
+            },
+        }
+    }
+
+    fn count_out(&self, frame: &Frame) {
+        let metrics = &self.hub.metrics;
+        metrics.messages_out.fetch_add(1, Ordering::Relaxed);
+        metrics.bytes_out.fetch_add(frame.len() as u64, Ordering::Relaxed);
+    }
+
+    /// Sends a reply to this client right away (not through the queue).
+    async fn send_now(&mut self, frame: &Frame) {
+        self.count_out(frame);
+        let _ = self.ws.send(Message::Text(frame.to_text())).await;
+    }
+
+    async fn send_error(&mut self, message: &str, code: Option<ErrorCode>) {
+        self.send_now(&ServerMessage::Error { message, code }.to_frame()).await;
+    }
+
+    async fn close(&mut self, order: CloseOrder) {
+        tracing::debug!(socket_id = %self.socket_id, code = order.code, reason = %order.reason, "closing connection");
+        self.hub.metrics.count_close(order.code);
+        let error = ServerMessage::Error {
+            message: &order.reason,
+            code: ErrorCode::from_code(order.code),
+        }
+        .to_frame();
+        let _ = self.ws.feed(Message::Text(error.to_text())).await;
+        let _ = self.ws.close(CloseCode(order.code), &order.reason).await;
+    }
+
+    fn cleanup(&mut self) {
+        for channel in self.channels.drain() {
+            self.app.unsubscribe(&self.socket_id, &channel);
+        }
+        if let Some(user) = &self.user {
+            self.app.remove_user_connection(&user.id, &self.socket_id);
+        }
+    }
+
+    async fn on_message(&mut self, message: Message) -> Step {
+        self.last_seen = Instant::now();
+        self.ping_sent = None;
+        match message {
+            Message::Text(text) => {
+                self.hub.metrics.messages_in.fetch_add(1, Ordering::Relaxed);
+                self.hub.metrics.bytes_in.fetch_add(text.len() as u64, Ordering::Relaxed);
+                self.on_text(&text).await
+            }
+            Message::Binary(_) => Step::Close(CloseOrder {
+                code: CloseCode::UNSUPPORTED_DATA.0,
+                reason: "Binary frames are not supported".into(),
+            }),
+            _ => Step::Continue,
+        }
+    }
+
+    async fn on_text(&mut self, text: &str) -> Step {
+        let message = match ClientMessage::parse(text) {
+            Ok(message) => message,
+            Err(e) => {
+                // Reverb's convention: 4200 "Invalid message format"; the
+                // connection stays open.
+                self.send_error(&e.to_string(), Some(ErrorCode::ReconnectImmediately)).await;
+                return Step::Continue;
+            }
+        };
+        match message {
+            ClientMessage::Ping => self.send_now(&ServerMessage::Pong.to_frame()).await,
+            ClientMessage::Pong => {}
+            ClientMessage::Subscribe {
+                channel,
+                auth,
+                channel_data,
+            } => self.subscribe(&channel, auth.as_deref(), channel_data.as_deref()).await,
+            ClientMessage::Unsubscribe { channel } => {
+                if self.channels.remove(&channel) {
+                    self.app.unsubscribe(&self.socket_id, &channel);
+                }
+            }
+            ClientMessage::Signin { auth, user_data } => return self.signin(&auth, &user_data).await,
+            ClientMessage::ClientEvent { event, channel, data } => {
+                self.client_event(&event, &channel, data.as_deref()).await
+            }
+        }
+        Step::Continue
+    }
+
+    async fn subscription_error(&mut self, channel: &str, error_type: &str, error: &str, status: u16) {
+        let frame = ServerMessage::SubscriptionError {
+            channel,
+            error_type,
+            error,
+            status,
+        }
+        .to_frame();
+        self.send_now(&frame).await;
+    }
+
+    async fn subscribe(&mut self, channel: &str, token: Option<&str>, channel_data: Option<&str>) {
+        let limits = &self.app.config.limits;
+        let kind = match channel::validate_name(channel, limits.max_channel_name_length) {
+            Ok(kind) => kind,
+            Err(e) => return self.subscription_error(channel, "InvalidChannel", &e.to_string(), 400).await,
+        };
+        if kind == ChannelKind::ServerToUser {
+            let owner = channel::server_to_user_id(channel);
+            if self.user.as_ref().map(|u| u.id.as_str()) != owner || owner.is_none() {
+                return self
+                    .subscription_error(channel, "AuthError", "Sign in as this user to subscribe to their channel", 401)
+                    .await;
+            }
+        } else if let Err(e) =
+            auth::authorize_subscription(self.app.config.credentials(), kind, &self.socket_id, channel, token, channel_data)
+        {
+            return self.subscription_error(channel, "AuthError", &e.to_string(), 401).await;
+        }
+        let member = match (kind.is_presence(), channel_data) {
+            (true, Some(data)) => match PresenceMember::parse(data, limits.max_presence_user_info_bytes) {
+                Ok(member) => Some(member),
+                Err(e) => return self.subscription_error(channel, "AuthError", &e.to_string(), 400).await,
+            },
+            _ => None,
+        };
+        match self.app.subscribe(&self.handle, channel, kind, member) {
+            Ok(()) => {
+                self.channels.insert(channel.to_string());
+            }
+            Err(SubscribeError::Presence(e)) => {
+                self.subscription_error(channel, "LimitReached", &e.to_string(), 403).await;
+            }
+        }
+    }
+
+    async fn signin(&mut self, token: &str, user_data: &str) -> Step {
+        let credentials = self.app.config.credentials();
+        let limit = self.app.config.limits.max_presence_user_info_bytes;
+        let user = auth::verify_user(credentials, token, &self.socket_id, user_data)
+            .map_err(|e| e.to_string())
+            .and_then(|()| UserData::parse(user_data, limit).map_err(|e| e.to_string()));
+        match user {
+            Ok(user) => {
+                if let Some(previous) = self.user.take() {
+                    self.app.remove_user_connection(&previous.id, &self.socket_id);
+                }
+                self.app.add_user_connection(&user.id, &self.handle);
+                self.user = Some(user);
+                self.send_now(&ServerMessage::SigninSuccess { user_data }.to_frame()).await;
+                Step::Continue
+            }
+            Err(reason) => Step::Close(CloseOrder {
+                code: ErrorCode::Unauthorized.code(),
+                reason: format!("Sign-in failed: {reason}"),
+            }),
+        }
+    }
+
+    async fn client_event(&mut self, event: &str, channel: &str, data: Option<&str>) {
+        let rejected = |why: &str| why.to_string();
+        let limits = &self.app.config.limits;
+        let kind = ChannelKind::of(channel);
+        let refusal = if !self.app.config.client_events {
+            Some(rejected("Client events are not enabled for this app"))
+        } else if !kind.allows_client_events() {
+            Some(rejected("Client events are only allowed on private and presence channels"))
+        } else if !self.channels.contains(channel) {
+            Some(format!("Subscribe to {channel} before sending client events on it"))
+        } else if event.len() > limits.max_event_name_length {
+            Some(format!("Event name is longer than {} bytes", limits.max_event_name_length))
+        } else if data.map_or(0, str::len) > limits.max_event_payload_bytes {
+            Some(format!("Event data is larger than {} bytes", limits.max_event_payload_bytes))
+        } else if !self.rate.take(Instant::now()) {
+            Some(rejected("Client event rejected due to rate limit"))
+        } else {
+            None
+        };
+        if let Some(reason) = refusal {
+            return self.send_error(&reason, Some(ErrorCode::ClientEventRateLimited)).await;
+        }
+        let user_id = if kind.is_presence() {
+            self.app.presence_user(channel, &self.socket_id)
+        } else {
+            None
+        };
+        let frame = ServerMessage::ChannelEvent {
+            event,
+            channel,
+            data,
+            user_id: user_id.as_deref(),
+        }
+        .to_frame();
+        self.app.publish(channel, &frame, Some(&self.socket_id));
+        self.app.webhook(WebhookEventData::client_event(
+            channel,
+            event,
+            data,
+            self.socket_id.as_str(),
+            user_id.as_deref(),
+        ));
+    }
+}
+
+/// A token bucket: `rate` events per second, bursts of up to `rate`.
+#[derive(Debug)]
+struct TokenBucket {
+    rate: f64,
+    tokens: f64,
+    updated: Instant,
+}
+
+impl TokenBucket {
+    fn new(rate: u32) -> Self {
+        TokenBucket {
+            rate: f64::from(rate),
+            tokens: f64::from(rate),
+            updated: Instant::now(),
+        }
+    }
+
+    fn take(&mut self, now: Instant) -> bool {
+        let elapsed = now.saturating_duration_since(self.updated).as_secs_f64();
+        self.tokens = (self.tokens + elapsed * self.rate).min(self.rate);
+        self.updated = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn token_bucket_allows_the_rate_and_refills() {
+        let start = Instant::now();
+        let mut bucket = TokenBucket::new(10);
+        bucket.updated = start;
+        assert!((0..10).all(|_| bucket.take(start)));
+        assert!(!bucket.take(start));
+        assert!(bucket.take(start + Duration::from_millis(150)));
+    }
+
+    #[test]
+    fn protocol_versions() {
+        assert!(ConnectQuery::parse(Some("protocol=7&client=js&version=8.4.0")).check().is_ok());
+        assert_eq!(ConnectQuery::parse(Some("client=js")).check().unwrap_err().0, ErrorCode::NoProtocolVersion);
+        assert_eq!(ConnectQuery::parse(Some("protocol=3")).check().unwrap_err().0, ErrorCode::UnsupportedProtocolVersion);
+        assert_eq!(ConnectQuery::parse(None).check().unwrap_err().0, ErrorCode::NoProtocolVersion);
+    }
+}
