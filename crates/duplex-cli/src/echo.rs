@@ -108,6 +108,7 @@ where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     let mut first_error = None;
+    let deflate = ws.connection().deflate_params();
     while let Some(message) = ws.next().await {
         queue_echo(&mut ws, message, &mut first_error).await;
         // Drain what is already readable without waiting, then flush once.
@@ -118,6 +119,15 @@ where
             first_error.get_or_insert(e);
         }
     }
+    let stats = ws.connection().stats();
+    tracing::debug!(
+        ?deflate,
+        messages_in = stats.messages_in,
+        compressed_in = stats.compressed_in,
+        messages_out = stats.messages_out,
+        compressed_out = stats.compressed_out,
+        "connection ended"
+    );
     first_error.map_or(Ok(()), Err)
 }
 

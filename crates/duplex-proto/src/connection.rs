@@ -81,6 +81,21 @@ pub struct Connection {
     failure: Option<Error>,
     /// Whether the transport reported end of stream.
     eof: bool,
+    /// Message counters.
+    stats: Stats,
+}
+
+/// Counters of one connection's data messages.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Text and binary messages received.
+    pub messages_in: u64,
+    /// Of those, how many arrived compressed (RSV1).
+    pub compressed_in: u64,
+    /// Text and binary messages sent.
+    pub messages_out: u64,
+    /// Of those, how many were sent compressed.
+    pub compressed_out: u64,
 }
 
 /// A frame whose header is parsed and whose payload is being received.
@@ -168,6 +183,7 @@ impl Connection {
             close_received: None,
             failure: None,
             eof: false,
+            stats: Stats::default(),
         }
     }
 
@@ -184,6 +200,16 @@ impl Connection {
     /// Whether permessage-deflate is in use.
     pub fn is_compressed(&self) -> bool {
         self.deflate.is_some()
+    }
+
+    /// The negotiated permessage-deflate parameters, if any.
+    pub fn deflate_params(&self) -> Option<DeflateParams> {
+        self.deflate.as_ref().map(PerMessageDeflate::params)
+    }
+
+    /// Message counters.
+    pub fn stats(&self) -> Stats {
+        self.stats
     }
 
     // ----- input -------------------------------------------------------------
@@ -385,6 +411,8 @@ impl Connection {
             return Ok(None);
         };
         let bytes = message.buf.freeze();
+        self.stats.messages_in += 1;
+        self.stats.compressed_in += u64::from(message.compressed);
         Ok(Some(match message.opcode {
             OpCode::Text => {
                 if self.utf8.finish().is_err() {
@@ -500,6 +528,8 @@ impl Connection {
         } else {
             (payload, false)
         };
+        self.stats.messages_out += 1;
+        self.stats.compressed_out += u64::from(rsv1);
         let max = self.config.max_send_frame_size;
         if payload.len() <= max {
             self.write_frame(opcode, true, rsv1, payload);
