@@ -33,6 +33,12 @@ pub struct ServeArgs {
     /// Do not serve the demo pages.
     #[arg(long)]
     no_demo: bool,
+    /// PEM certificate chain: serve wss:// and https:// (reloaded on SIGHUP).
+    #[arg(long, env = "DUPLEX_TLS_CERT", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// PEM private key for --tls-cert.
+    #[arg(long, env = "DUPLEX_TLS_KEY", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
 }
 
 /// Loads the configuration, then serves until SIGTERM or SIGINT.
@@ -64,6 +70,10 @@ fn load_config(args: &ServeArgs) -> Result<ServerConfig> {
     if args.no_demo {
         config.demo = false;
     }
+    if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {
+        config.tls_cert = Some(cert.clone());
+        config.tls_key = Some(key.clone());
+    }
     if config.apps.is_empty() {
         let secret = args.app_secret.clone().unwrap_or_else(random_secret);
         let mut app = AppConfig::new(args.app_id.clone(), args.app_key.clone(), secret);
@@ -82,9 +92,24 @@ fn random_secret() -> String {
 }
 
 async fn serve(config: ServerConfig, drain: Duration) -> Result<()> {
+    let tls = config.tls_cert.is_some();
     let server = Server::bind(config).await?;
     let addr = server.local_addr()?;
-    eprintln!("duplex serve: listening on http://{addr} (WebSocket at ws://{addr}/app/{{key}}, HTTP API at /apps/{{id}})");
+    let (http, ws) = if tls { ("https", "wss") } else { ("http", "ws") };
+    eprintln!("duplex serve: listening on {http}://{addr} (WebSocket at {ws}://{addr}/app/{{key}}, HTTP API at /apps/{{id}})");
+    #[cfg(unix)]
+    if tls {
+        let hub = server.hub().clone();
+        let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
+        tokio::spawn(async move {
+            while hangup.recv().await.is_some() {
+                match hub.load_tls() {
+                    Ok(()) => tracing::info!("TLS certificate reloaded"),
+                    Err(e) => tracing::error!("TLS certificate reload failed, keeping the old one: {e}"),
+                }
+            }
+        });
+    }
     server.run(shutdown_signal(), drain).await;
     Ok(())
 }

@@ -498,3 +498,43 @@ async fn health_metrics_and_plain_http_on_the_websocket_path() {
     assert_eq!(server.http("GET", &format!("/app/{KEY}"), "").await.0, 426);
     server.stop().await;
 }
+
+/// Writes a fresh self-signed certificate for `localhost`; returns the paths.
+fn write_cert(dir: &std::path::Path) -> (std::path::PathBuf, std::path::PathBuf) {
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+    let (cert_path, key_path) = (dir.join("cert.pem"), dir.join("key.pem"));
+    std::fs::write(&cert_path, cert.cert.pem()).unwrap();
+    std::fs::write(&key_path, cert.key_pair.serialize_pem()).unwrap();
+    (cert_path, key_path)
+}
+
+async fn connect_wss(addr: std::net::SocketAddr, ca: &std::path::Path) -> Result<Ws, duplex::Error> {
+    let tls = duplex::tls::client_config_with_ca(&[ca], false, None)?;
+    let url = format!("wss://localhost:{}/app/{KEY}?protocol=7", addr.port());
+    Ok(duplex::ClientBuilder::new(&url)?.tls_config(tls).connect().await?.0)
+}
+
+#[tokio::test]
+async fn tls_serves_wss_and_reloads_the_certificate() {
+    let dir = std::env::temp_dir().join(format!("duplex-tls-{}-{}", std::process::id(), line!()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (cert, key) = write_cert(&dir);
+    let old_ca = dir.join("old-ca.pem");
+    std::fs::copy(&cert, &old_ca).unwrap();
+    let server = TestServer::start(|c| {
+        c.tls_cert = Some(cert.clone());
+        c.tls_key = Some(key.clone());
+    })
+    .await;
+    let mut first = connect_wss(server.addr, &old_ca).await.expect("wss connect");
+    assert_eq!(next_json(&mut first).await["event"], "pusher:connection_established");
+    // A new certificate: new connections use it, the open one carries on.
+    write_cert(&dir);
+    server.hub.load_tls().unwrap();
+    let mut second = connect_wss(server.addr, &cert).await.expect("wss with the new certificate");
+    assert_eq!(next_json(&mut second).await["event"], "pusher:connection_established");
+    assert!(matches!(connect_wss(server.addr, &old_ca).await, Err(duplex::Error::Tls(_))), "old CA no longer trusted");
+    subscribe(&mut first, "still-open", None, None).await;
+    server.stop().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}

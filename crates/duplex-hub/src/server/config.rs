@@ -43,6 +43,11 @@ pub struct ServerConfig {
     pub max_connections: u64,
     /// Serve the demo pages at `/`.
     pub demo: bool,
+    /// PEM certificate chain: serve `wss://` and `https://` (with `tls_key`).
+    /// Reloaded from disk on SIGHUP.
+    pub tls_cert: Option<std::path::PathBuf>,
+    /// PEM private key for `tls_cert`.
+    pub tls_key: Option<std::path::PathBuf>,
     /// The apps. Without any, `duplex serve` runs one default app.
     pub apps: Vec<AppConfig>,
 }
@@ -60,6 +65,8 @@ impl Default for ServerConfig {
             api_timestamp_window: crate::api_auth::DEFAULT_TIMESTAMP_WINDOW_SECS,
             max_connections: 100_000,
             demo: true,
+            tls_cert: None,
+            tls_key: None,
             apps: Vec::new(),
         }
     }
@@ -100,6 +107,9 @@ impl ServerConfig {
             if value == 0 {
                 return Err(ConfigError::Invalid(format!("`{name}` must be at least 1")));
             }
+        }
+        if self.tls_cert.is_some() != self.tls_key.is_some() {
+            return Err(ConfigError::Invalid("`tls_cert` and `tls_key` go together".into()));
         }
         if self.apps.is_empty() {
             return Err(ConfigError::Invalid("no apps configured".into()));

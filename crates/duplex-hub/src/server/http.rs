@@ -62,17 +62,35 @@ pub async fn serve(hub: Arc<Hub>, listener: TcpListener) {
         let hub = hub.clone();
         let acceptor = acceptor.clone();
         tokio::spawn(async move {
-            let service = service_fn(move |req| handle(hub.clone(), acceptor.clone(), req, peer));
-            let connection = http1::Builder::new()
-                .timer(TokioTimer::new())
-                .header_read_timeout(Duration::from_secs(10))
-                .max_buf_size(64 * 1024)
-                .serve_connection(TokioIo::new(tcp), service)
-                .with_upgrades();
-            if let Err(e) = connection.await {
-                tracing::debug!(%peer, "HTTP connection ended: {e}");
+            match hub.tls_acceptor() {
+                Some(tls) => {
+                    let timeout = Duration::from_secs(hub.config.handshake_timeout.into());
+                    match tokio::time::timeout(timeout, tls.accept(tcp)).await {
+                        Ok(Ok(stream)) => serve_connection(hub, acceptor, stream, peer).await,
+                        Ok(Err(e)) => tracing::debug!(%peer, "TLS handshake failed: {e}"),
+                        Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
+                    }
+                }
+                None => serve_connection(hub, acceptor, tcp, peer).await,
             }
         });
+    }
+}
+
+async fn serve_connection<I>(hub: Arc<Hub>, acceptor: Arc<Acceptor>, io: I, peer: SocketAddr)
+where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let header_timeout = Duration::from_secs(hub.config.handshake_timeout.into());
+    let service = service_fn(move |req| handle(hub.clone(), acceptor.clone(), req, peer));
+    let connection = http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(header_timeout)
+        .max_buf_size(64 * 1024)
+        .serve_connection(TokioIo::new(io), service)
+        .with_upgrades();
+    if let Err(e) = connection.await {
+        tracing::debug!(%peer, "HTTP connection ended: {e}");
     }
 }
 

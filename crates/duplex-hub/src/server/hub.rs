@@ -14,7 +14,6 @@ use super::metrics::Metrics;
 use super::webhook::{WebhookStats, Webhooks};
 
 /// Every app's state, the server settings, and the shutdown signal.
-#[derive(Debug)]
 pub struct Hub {
     /// The settings.
     pub config: ServerConfig,
@@ -30,6 +29,18 @@ pub struct Hub {
     pub metrics: Metrics,
     /// Webhook outcomes, shared by the apps' senders.
     pub webhook_stats: Arc<WebhookStats>,
+    /// The TLS acceptor, when serving TLS; replaced on reload.
+    tls: std::sync::RwLock<Option<duplex::tls::TlsAcceptor>>,
+}
+
+impl std::fmt::Debug for Hub {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Hub")
+            .field("apps", &self.by_id.len())
+            .field("connections", &self.connection_count())
+            .field("shutting_down", &self.is_shutting_down())
+            .finish_non_exhaustive()
+    }
 }
 
 /// A guard for a process-wide connection slot.
@@ -65,7 +76,24 @@ impl Hub {
             shutdown: watch::channel(false).0,
             metrics: Metrics::default(),
             webhook_stats,
+            tls: std::sync::RwLock::new(None),
         })
+    }
+
+    /// Loads (or reloads) the TLS certificate and key named in the config.
+    /// On error the previous certificate stays in use.
+    pub fn load_tls(&self) -> Result<(), duplex::Error> {
+        let (Some(cert), Some(key)) = (&self.config.tls_cert, &self.config.tls_key) else {
+            return Ok(());
+        };
+        let config = duplex::tls::server_config_from_pem(cert, key)?;
+        *self.tls.write().unwrap_or_else(|e| e.into_inner()) = Some(duplex::tls::TlsAcceptor::from(config));
+        Ok(())
+    }
+
+    /// The current TLS acceptor, if serving TLS.
+    pub fn tls_acceptor(&self) -> Option<duplex::tls::TlsAcceptor> {
+        self.tls.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
     /// The app with this id.

@@ -42,6 +42,7 @@ impl Server {
             .await
             .map_err(|e| BindError::Io(config.listen, e))?;
         let hub = Hub::new(config, &apps);
+        hub.load_tls().map_err(BindError::Tls)?;
         Ok(Server { hub, listener })
     }
 
@@ -82,4 +83,7 @@ pub enum BindError {
     /// The address could not be bound.
     #[error("cannot listen on {0}: {1}")]
     Io(SocketAddr, std::io::Error),
+    /// The TLS certificate or key could not be loaded.
+    #[error("TLS: {0}")]
+    Tls(duplex::Error),
 }
