@@ -25,6 +25,39 @@ if (DEBUG) {
   PusherJS.log = (msg) => process.stderr.write(`[pusher-js] ${msg}\n`);
 }
 
+// Tap pusher-js's WebSocket factory (node build: faye-websocket) to keep the raw
+// text of every received frame, so tests can check the exact wire format.
+const allSockets = new Set();
+const origCreateWebSocket = PusherJS.Runtime.createWebSocket;
+PusherJS.Runtime.createWebSocket = function (url) {
+  const socket = origCreateWebSocket.call(this, url);
+  socket.__rawFrames = [];
+  socket.addEventListener('message', (ev) => socket.__rawFrames.push(ev.data));
+  allSockets.add(socket);
+  return socket;
+};
+
+/** Raw received frames (strings) of a client's current WebSocket. */
+function rawFrames(client) {
+  const conn = client.connection.connection;
+  const socket = conn && conn.transport && conn.transport.socket;
+  return socket ? socket.__rawFrames : null;
+}
+
+/**
+ * pusher-js calls close() on its faye-websocket again after the server closed it
+ * (e.g. 4009/4001 -> 'refused' -> disconnect()); faye then arms a 30 s close timer
+ * that nothing clears, keeping the test process alive. Clear it on closed sockets.
+ */
+function clearStaleCloseTimers() {
+  for (const socket of allSockets) {
+    if (socket.readyState === 3) {
+      if (socket._closeTimer) clearTimeout(socket._closeTimer);
+      allSockets.delete(socket);
+    }
+  }
+}
+
 const DEFAULT_APP = Object.freeze({
   id: '1',
   key: 'app-key',
@@ -556,6 +589,8 @@ async function createEnv({ name, apps = [DEFAULT_APP], activityTimeout = 30, web
     await env.auth.close();
     if (env.webhook) await env.webhook.close();
     await env.server.stop();
+    await sleep(50);
+    clearStaleCloseTimers();
   };
 
   /** Fails with the server log tail if the server died. */
@@ -585,6 +620,7 @@ module.exports = {
   nextEvent,
   record,
   recordMessages,
+  rawFrames,
   subscribe,
   closeCodeOf,
   readBody,
