@@ -309,7 +309,15 @@ where
                     }
                     return Poll::Ready(Some(Ok(message)));
                 }
-                Err(e) => return Poll::Ready(Some(Err(e.into()))),
+                Err(e) => {
+                    // The close frame that fails the connection goes out with
+                    // the error, so the peer learns the code even when the
+                    // application stops reading here (`while let Some(Ok(..))`).
+                    if self.conn.has_transmit() {
+                        let _ = self.poll_write_out(cx);
+                    }
+                    return Poll::Ready(Some(Err(e.into())));
+                }
                 Ok(None) => {}
             }
             if self.conn.is_read_closed() {

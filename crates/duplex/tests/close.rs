@@ -10,18 +10,6 @@ use common::*;
 use duplex::{CloseCode, CloseFrame, CloseStatus, Error, Message};
 use tokio::io::AsyncReadExt;
 
-/// Reads everything `ws` yields until its stream ends.
-async fn drain<S>(ws: &mut duplex::WebSocket<S>) -> Vec<Result<Message, Error>>
-where
-    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
-{
-    let mut items = Vec::new();
-    while let Some(item) = ws.recv().await {
-        items.push(item);
-    }
-    items
-}
-
 #[tokio::test]
 async fn client_initiated_close_is_clean_on_both_sides() {
     let (mut client, mut server) = pair().await;
@@ -30,19 +18,39 @@ async fn client_initiated_close_is_clean_on_both_sides() {
         (items, server.close_status())
     });
 
-    let status = within(client.close(CloseCode(4000), "client is done")).await.unwrap();
+    let status = within(client.close(CloseCode(4000), "client is done"))
+        .await
+        .unwrap();
     // The server echoes the code without the reason (§5.5.1).
-    assert_eq!(status, Some(CloseStatus::Clean(Some(CloseFrame::new(4000, "")))));
+    assert_eq!(
+        status,
+        Some(CloseStatus::Clean(Some(CloseFrame::new(4000, ""))))
+    );
     assert_eq!(client.close_status(), status);
 
     let (items, server_status) = within(server_task).await.unwrap();
     let items: Vec<Message> = items.into_iter().map(Result::unwrap).collect();
     // The close frame, then the end of the stream.
-    assert_eq!(items, [Message::Close(Some(CloseFrame::new(4000, "client is done")))]);
-    assert_eq!(server_status, Some(CloseStatus::Clean(Some(CloseFrame::new(4000, "client is done")))));
+    assert_eq!(
+        items,
+        [Message::Close(Some(CloseFrame::new(
+            4000,
+            "client is done"
+        )))]
+    );
+    assert_eq!(
+        server_status,
+        Some(CloseStatus::Clean(Some(CloseFrame::new(
+            4000,
+            "client is done"
+        ))))
+    );
 
     // Nothing can be sent after the close.
-    assert!(matches!(within(client.send(Message::text("late"))).await, Err(Error::Closed)));
+    assert!(matches!(
+        within(client.send(Message::text("late"))).await,
+        Err(Error::Closed)
+    ));
 }
 
 #[tokio::test]
@@ -53,13 +61,27 @@ async fn server_initiated_close_is_clean_on_both_sides() {
         (items, client.close_status())
     });
 
-    let status = within(server.close(CloseCode::GOING_AWAY, "restarting")).await.unwrap();
-    assert_eq!(status, Some(CloseStatus::Clean(Some(CloseFrame::new(1001, "")))));
+    let status = within(server.close(CloseCode::GOING_AWAY, "restarting"))
+        .await
+        .unwrap();
+    assert_eq!(
+        status,
+        Some(CloseStatus::Clean(Some(CloseFrame::new(1001, ""))))
+    );
 
     let (items, client_status) = within(client_task).await.unwrap();
     let items: Vec<Message> = items.into_iter().map(Result::unwrap).collect();
-    assert_eq!(items, [Message::Close(Some(CloseFrame::new(1001, "restarting")))]);
-    assert_eq!(client_status, Some(CloseStatus::Clean(Some(CloseFrame::new(1001, "restarting")))));
+    assert_eq!(
+        items,
+        [Message::Close(Some(CloseFrame::new(1001, "restarting")))]
+    );
+    assert_eq!(
+        client_status,
+        Some(CloseStatus::Clean(Some(CloseFrame::new(
+            1001,
+            "restarting"
+        ))))
+    );
 }
 
 #[tokio::test]
@@ -71,7 +93,11 @@ async fn close_without_status_is_reported_as_1005() {
     });
 
     within(client.send(Message::Close(None))).await.unwrap();
-    let items: Vec<Message> = within(drain(&mut client)).await.into_iter().map(Result::unwrap).collect();
+    let items: Vec<Message> = within(drain(&mut client))
+        .await
+        .into_iter()
+        .map(Result::unwrap)
+        .collect();
     // The reply to an empty close frame is an empty close frame.
     assert_eq!(items, [Message::Close(None)]);
     assert_eq!(client.close_status(), Some(CloseStatus::Clean(None)));
@@ -117,8 +143,13 @@ async fn server_vanishing_without_close_is_abnormal_for_the_client() {
 }
 
 async fn round_trip_once(client: &mut Client, server: &mut Server) {
-    within(client.send(Message::text("still here"))).await.unwrap();
-    assert_eq!(within(server.recv()).await.unwrap().unwrap(), Message::text("still here"));
+    within(client.send(Message::text("still here")))
+        .await
+        .unwrap();
+    assert_eq!(
+        within(server.recv()).await.unwrap().unwrap(),
+        Message::text("still here")
+    );
 }
 
 #[tokio::test]
@@ -134,17 +165,25 @@ async fn after_the_closing_handshake_the_server_closes_tcp_first() {
     });
 
     // Do the client's part by hand, so the transport can be read directly.
-    within(client.send(Message::Close(Some(CloseFrame::new(1000, "bye"))))).await.unwrap();
+    within(client.send(Message::Close(Some(CloseFrame::new(1000, "bye")))))
+        .await
+        .unwrap();
     let reply = within(client.recv()).await.unwrap().unwrap();
     assert_eq!(reply, Message::Close(Some(CloseFrame::new(1000, ""))));
     let mut byte = [0u8; 1];
     let n = within(client.get_mut().read(&mut byte)).await.unwrap();
-    assert_eq!(n, 0, "the server should have closed TCP after the closing handshake");
+    assert_eq!(
+        n, 0,
+        "the server should have closed TCP after the closing handshake"
+    );
 
     done_tx.send(()).unwrap();
     let (items, status) = within(server_task).await.unwrap();
     assert_eq!(items, 1);
-    assert_eq!(status, Some(CloseStatus::Clean(Some(CloseFrame::new(1000, "bye")))));
+    assert_eq!(
+        status,
+        Some(CloseStatus::Clean(Some(CloseFrame::new(1000, "bye"))))
+    );
 }
 
 #[tokio::test]
@@ -155,7 +194,10 @@ async fn client_close_returns_when_the_server_closes_tcp_not_at_the_timeout() {
     client.set_close_timeout(Duration::from_secs(3600));
     let server_task = tokio::spawn(async move { drain(&mut server).await.len() });
     let status = within(client.close(CloseCode::NORMAL, "")).await.unwrap();
-    assert_eq!(status, Some(CloseStatus::Clean(Some(CloseFrame::new(1000, "")))));
+    assert_eq!(
+        status,
+        Some(CloseStatus::Clean(Some(CloseFrame::new(1000, ""))))
+    );
     assert_eq!(within(server_task).await.unwrap(), 1);
 }
 
@@ -166,11 +208,16 @@ async fn close_timeout_ends_a_close_the_client_never_answers() {
     let timeout = Duration::from_millis(300);
     server.set_close_timeout(timeout);
     let start = Instant::now();
-    let status = within(server.close(CloseCode::NORMAL, "anyone?")).await.unwrap();
+    let status = within(server.close(CloseCode::NORMAL, "anyone?"))
+        .await
+        .unwrap();
     let elapsed = start.elapsed();
     // No reply, so no clean close to report.
     assert_eq!(status, None);
-    assert!(elapsed >= timeout, "gave up after {elapsed:?}, before the timeout");
+    assert!(
+        elapsed >= timeout,
+        "gave up after {elapsed:?}, before the timeout"
+    );
     assert!(
         elapsed < duplex::DEFAULT_CLOSE_TIMEOUT,
         "took {elapsed:?}: the configured timeout was ignored"
@@ -186,10 +233,15 @@ async fn close_timeout_ends_a_close_the_server_never_answers() {
     let timeout = Duration::from_millis(300);
     client.set_close_timeout(timeout);
     let start = Instant::now();
-    let status = within(client.close(CloseCode::NORMAL, "anyone?")).await.unwrap();
+    let status = within(client.close(CloseCode::NORMAL, "anyone?"))
+        .await
+        .unwrap();
     let elapsed = start.elapsed();
     assert_eq!(status, None);
-    assert!(elapsed >= timeout, "gave up after {elapsed:?}, before the timeout");
+    assert!(
+        elapsed >= timeout,
+        "gave up after {elapsed:?}, before the timeout"
+    );
     assert!(
         elapsed < duplex::DEFAULT_CLOSE_TIMEOUT,
         "took {elapsed:?}: the configured timeout was ignored"
@@ -203,13 +255,60 @@ async fn a_close_frame_arriving_while_both_close_at_once_completes_cleanly() {
     // Both sides send a close frame before reading the other's (§7.1.2
     // allows it): each takes the other's frame as the reply.
     let (mut client, mut server) = pair().await;
-    within(client.send(Message::Close(Some(CloseFrame::new(4001, "from client"))))).await.unwrap();
-    within(server.send(Message::Close(Some(CloseFrame::new(4002, "from server"))))).await.unwrap();
-    let (client_items, server_items) = within(async { tokio::join!(drain(&mut client), drain(&mut server)) }).await;
+    within(client.send(Message::Close(Some(CloseFrame::new(4001, "from client")))))
+        .await
+        .unwrap();
+    within(server.send(Message::Close(Some(CloseFrame::new(4002, "from server")))))
+        .await
+        .unwrap();
+    let (client_items, server_items) =
+        within(async { tokio::join!(drain(&mut client), drain(&mut server)) }).await;
     let client_items: Vec<Message> = client_items.into_iter().map(Result::unwrap).collect();
     let server_items: Vec<Message> = server_items.into_iter().map(Result::unwrap).collect();
-    assert_eq!(client_items, [Message::Close(Some(CloseFrame::new(4002, "from server")))]);
-    assert_eq!(server_items, [Message::Close(Some(CloseFrame::new(4001, "from client")))]);
-    assert_eq!(client.close_status(), Some(CloseStatus::Clean(Some(CloseFrame::new(4002, "from server")))));
-    assert_eq!(server.close_status(), Some(CloseStatus::Clean(Some(CloseFrame::new(4001, "from client")))));
+    assert_eq!(
+        client_items,
+        [Message::Close(Some(CloseFrame::new(4002, "from server")))]
+    );
+    assert_eq!(
+        server_items,
+        [Message::Close(Some(CloseFrame::new(4001, "from client")))]
+    );
+    assert_eq!(
+        client.close_status(),
+        Some(CloseStatus::Clean(Some(CloseFrame::new(
+            4002,
+            "from server"
+        ))))
+    );
+    assert_eq!(
+        server.close_status(),
+        Some(CloseStatus::Clean(Some(CloseFrame::new(
+            4001,
+            "from client"
+        ))))
+    );
+}
+
+#[tokio::test]
+async fn an_unsendable_close_code_is_refused_and_the_connection_stays_open() {
+    let (mut client, mut server) = pair().await;
+    // 1005 and 1006 are only ever reported, never sent (§7.4.1).
+    for code in [CloseCode::NO_STATUS, CloseCode::ABNORMAL, CloseCode(999)] {
+        let result = within(client.close(code, "")).await;
+        assert!(
+            matches!(result, Err(Error::InvalidInput(_))),
+            "{code}: {result:?}"
+        );
+    }
+    let result = within(client.send(Message::Ping(vec![0u8; 126].into()))).await;
+    assert!(matches!(result, Err(Error::InvalidInput(_))), "{result:?}");
+    // Nothing went out; the connection still works.
+    within(client.send(Message::text("still open")))
+        .await
+        .unwrap();
+    assert_eq!(
+        within(server.recv()).await.unwrap().unwrap(),
+        Message::text("still open")
+    );
+    assert_eq!(client.close_status(), None);
 }

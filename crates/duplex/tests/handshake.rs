@@ -21,7 +21,10 @@ async fn a_server_can_look_at_the_request_and_refuse_it() {
             request.path.clone(),
             request.header("authorization").map(str::to_string),
         );
-        handshake.reject(403, "forbidden: bad token\n").await.unwrap();
+        handshake
+            .reject(403, "forbidden: bad token\n")
+            .await
+            .unwrap();
         seen
     });
 
@@ -33,7 +36,11 @@ async fn a_server_can_look_at_the_request_and_refuse_it() {
     )
     .await;
     match result {
-        Err(Error::HttpStatus { status, headers, body }) => {
+        Err(Error::HttpStatus {
+            status,
+            headers,
+            body,
+        }) => {
             assert_eq!(status, 403);
             assert_eq!(&body[..], b"forbidden: bad token\n");
             let content_length = headers
@@ -54,7 +61,10 @@ async fn a_server_can_look_at_the_request_and_refuse_it() {
 
 /// Connects a client offering `offered` to a server speaking `spoken`;
 /// returns the protocol each side settled on and the response header.
-async fn negotiate(offered: &[&str], spoken: &[&str]) -> (Option<String>, Option<String>, Option<String>) {
+async fn negotiate(
+    offered: &[&str],
+    spoken: &[&str],
+) -> (Option<String>, Option<String>, Option<String>) {
     let mut acceptor = Acceptor::new();
     for p in spoken {
         acceptor = acceptor.subprotocol(*p);
@@ -73,20 +83,28 @@ async fn negotiate(offered: &[&str], spoken: &[&str]) -> (Option<String>, Option
     (
         client.protocol().map(str::to_string),
         server.protocol().map(str::to_string),
-        response.header("Sec-WebSocket-Protocol").map(str::to_string),
+        response
+            .header("Sec-WebSocket-Protocol")
+            .map(str::to_string),
     )
 }
 
 #[tokio::test]
 async fn the_subprotocol_both_speak_is_chosen() {
     let b = Some("b".to_string());
-    assert_eq!(negotiate(&["a", "b"], &["b", "c"]).await, (b.clone(), b.clone(), b));
+    assert_eq!(
+        negotiate(&["a", "b"], &["b", "c"]).await,
+        (b.clone(), b.clone(), b)
+    );
 }
 
 #[tokio::test]
 async fn the_clients_preference_wins_among_shared_subprotocols() {
     let b = Some("b".to_string());
-    assert_eq!(negotiate(&["b", "a"], &["a", "b"]).await, (b.clone(), b.clone(), b));
+    assert_eq!(
+        negotiate(&["b", "a"], &["a", "b"]).await,
+        (b.clone(), b.clone(), b)
+    );
 }
 
 #[tokio::test]
@@ -132,7 +150,9 @@ async fn extra_headers_go_both_ways() {
     assert_eq!(response.header("X-Server"), Some("duplex-test"));
     assert_eq!(client.protocol(), Some("chat"));
     round_trip(&mut client, Message::text("after the handshake")).await;
-    within(client.close(duplex::CloseCode::NORMAL, "")).await.unwrap();
+    within(client.close(duplex::CloseCode::NORMAL, ""))
+        .await
+        .unwrap();
 
     let (trace, origin, log) = within(server).await.unwrap();
     assert_eq!(trace.as_deref(), Some("abc-123"));
@@ -154,7 +174,12 @@ async fn accepting_with_a_subprotocol_the_client_did_not_offer_is_refused() {
             .await
             .map(|_| ())
     });
-    let client = tokio::spawn(ClientBuilder::new(&url).unwrap().subprotocol("chat").connect());
+    let client = tokio::spawn(
+        ClientBuilder::new(&url)
+            .unwrap()
+            .subprotocol("chat")
+            .connect(),
+    );
     let result = within(server).await.unwrap();
     assert!(matches!(result, Err(Error::InvalidInput(_))), "{result:?}");
     // Nothing was sent; the dropped socket ends the client's wait.
@@ -171,7 +196,11 @@ async fn a_header_that_would_split_the_request_is_refused_before_sending() {
             .connect(),
     )
     .await;
-    assert!(matches!(result, Err(Error::InvalidInput(_))), "{:?}", result.map(|_| ()));
+    assert!(
+        matches!(result, Err(Error::InvalidInput(_))),
+        "{:?}",
+        result.map(|_| ())
+    );
 }
 
 /// A client frame: FIN set, masked with a fixed key (RFC 6455 §5.2, §5.3).

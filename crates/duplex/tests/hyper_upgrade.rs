@@ -27,7 +27,10 @@ async fn handle(
     served: mpsc::UnboundedSender<Served>,
 ) -> Result<http::Response<String>, Infallible> {
     if !is_upgrade_request(&req) {
-        return Ok(http::Response::new(format!("plain HTTP for {}", req.uri().path())));
+        return Ok(http::Response::new(format!(
+            "plain HTTP for {}",
+            req.uri().path()
+        )));
     }
     match upgrade::<_, String>(&mut req, &acceptor) {
         Ok((response, websocket)) => {
@@ -47,13 +50,17 @@ async fn handle(
 
 /// A hyper server on 127.0.0.1:0 serving connections until the test ends;
 /// returns its address and a channel reporting each finished WebSocket.
-async fn hyper_server(acceptor: Acceptor) -> (std::net::SocketAddr, mpsc::UnboundedReceiver<Served>) {
+async fn hyper_server(
+    acceptor: Acceptor,
+) -> (std::net::SocketAddr, mpsc::UnboundedReceiver<Served>) {
     let (listener, _) = listen().await;
     let addr = listener.local_addr().unwrap();
     let (served_tx, served_rx) = mpsc::unbounded_channel();
     tokio::spawn(async move {
         loop {
-            let Ok((tcp, _)) = listener.accept().await else { return };
+            let Ok((tcp, _)) = listener.accept().await else {
+                return;
+            };
             let acceptor = acceptor.clone();
             let served = served_tx.clone();
             tokio::spawn(async move {
@@ -85,25 +92,43 @@ async fn a_hyper_upgrade_round_trips_messages() {
 
     round_trip(&mut ws, Message::text("through hyper")).await;
     round_trip(&mut ws, Message::binary(pattern(200_000, 5))).await;
-    within(ws.send(Message::Ping("hyper ping".into()))).await.unwrap();
-    assert_eq!(within(ws.recv()).await.unwrap().unwrap(), Message::Pong("hyper ping".into()));
+    within(ws.send(Message::Ping("hyper ping".into())))
+        .await
+        .unwrap();
+    assert_eq!(
+        within(ws.recv()).await.unwrap().unwrap(),
+        Message::Pong("hyper ping".into())
+    );
     let status = within(ws.close(CloseCode::NORMAL, "bye")).await.unwrap();
-    assert_eq!(status, Some(CloseStatus::Clean(Some(CloseFrame::new(1000, "")))));
+    assert_eq!(
+        status,
+        Some(CloseStatus::Clean(Some(CloseFrame::new(1000, ""))))
+    );
 
     let (protocol, log) = within(served.recv()).await.unwrap();
     assert_eq!(protocol.as_deref(), Some("b"));
     assert_eq!(log.echoed, 2);
     assert_eq!(
         log.control,
-        [Message::Ping("hyper ping".into()), Message::Close(Some(CloseFrame::new(1000, "bye")))]
+        [
+            Message::Ping("hyper ping".into()),
+            Message::Close(Some(CloseFrame::new(1000, "bye")))
+        ]
     );
-    assert_eq!(log.status, Some(CloseStatus::Clean(Some(CloseFrame::new(1000, "bye")))));
+    assert_eq!(
+        log.status,
+        Some(CloseStatus::Clean(Some(CloseFrame::new(1000, "bye"))))
+    );
 }
 
 #[tokio::test]
 async fn a_plain_request_gets_a_normal_response() {
     let (addr, _served) = hyper_server(Acceptor::new()).await;
-    let response = raw_exchange(addr, b"GET /index HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").await;
+    let response = raw_exchange(
+        addr,
+        b"GET /index HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+    )
+    .await;
     assert_eq!(status_of(&response), 200, "{response}");
     assert_eq!(body_of(&response), "plain HTTP for /index");
 }
@@ -118,7 +143,10 @@ async fn a_bad_upgrade_request_gets_the_errors_status() {
     let request = good.replace("Sec-WebSocket-Version: 13", "Sec-WebSocket-Version: 8");
     let response = raw_exchange(addr, request.as_bytes()).await;
     assert_eq!(status_of(&response), 426, "{response}");
-    assert_eq!(body_of(&response), "unsupported WebSocket version (only 13 is supported)");
+    assert_eq!(
+        body_of(&response),
+        "unsupported WebSocket version (only 13 is supported)"
+    );
 
     let request = good.replace("Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n", "");
     let response = raw_exchange(addr, request.as_bytes()).await;

@@ -56,12 +56,25 @@ async fn our_client_with_a_tungstenite_server() {
     round_trip(&mut ws, Message::text("")).await;
     round_trip(&mut ws, Message::binary(pattern(1 << 20, 11))).await;
 
-    within(ws.send(Message::Ping("ping from duplex".into()))).await.unwrap();
-    assert_eq!(within(ws.recv()).await.unwrap().unwrap(), Message::Pong("ping from duplex".into()));
+    within(ws.send(Message::Ping("ping from duplex".into())))
+        .await
+        .unwrap();
+    assert_eq!(
+        within(ws.recv()).await.unwrap().unwrap(),
+        Message::Pong("ping from duplex".into())
+    );
 
-    let status = within(ws.close(CloseCode(4001), "interop done")).await.unwrap();
+    let status = within(ws.close(CloseCode(4001), "interop done"))
+        .await
+        .unwrap();
     // tungstenite echoes the whole close frame, reason included.
-    assert_eq!(status, Some(CloseStatus::Clean(Some(CloseFrame::new(4001, "interop done")))));
+    assert_eq!(
+        status,
+        Some(CloseStatus::Clean(Some(CloseFrame::new(
+            4001,
+            "interop done"
+        ))))
+    );
 
     let log = within(server).await.unwrap();
     assert_eq!(log.echoed, 4);
@@ -90,11 +103,17 @@ async fn our_client_is_closed_by_a_tungstenite_server() {
     });
     let (mut ws, _) = within(duplex::connect(&url)).await.unwrap();
     let got = within(ws.recv()).await.unwrap().unwrap();
-    assert_eq!(got, Message::Close(Some(CloseFrame::new(1001, "server going away"))));
+    assert_eq!(
+        got,
+        Message::Close(Some(CloseFrame::new(1001, "server going away")))
+    );
     assert!(within(ws.recv()).await.is_none());
     assert_eq!(
         ws.close_status(),
-        Some(CloseStatus::Clean(Some(CloseFrame::new(1001, "server going away"))))
+        Some(CloseStatus::Clean(Some(CloseFrame::new(
+            1001,
+            "server going away"
+        ))))
     );
 
     let seen = within(server).await.unwrap();
@@ -111,7 +130,9 @@ async fn our_client_is_closed_by_a_tungstenite_server() {
 #[tokio::test]
 async fn a_tungstenite_client_with_our_server() {
     let (url, server) = echo_server(Acceptor::new()).await;
-    let (mut ws, response) = within(tokio_tungstenite::connect_async(url.as_str())).await.unwrap();
+    let (mut ws, response) = within(tokio_tungstenite::connect_async(url.as_str()))
+        .await
+        .unwrap();
     assert_eq!(response.status(), 101);
 
     let big: Vec<u8> = pattern(1 << 20, 12).to_vec();
@@ -127,7 +148,9 @@ async fn a_tungstenite_client_with_our_server() {
         assert!(got == msg, "echo of a {}-byte message differs", msg.len());
     }
 
-    within(ws.send(TMessage::Ping("ping from tungstenite".into()))).await.unwrap();
+    within(ws.send(TMessage::Ping("ping from tungstenite".into())))
+        .await
+        .unwrap();
     let got = within(ws.next()).await.unwrap().unwrap();
     assert_eq!(got, TMessage::Pong("ping from tungstenite".into()));
 
@@ -158,7 +181,13 @@ async fn a_tungstenite_client_with_our_server() {
         ]
     );
     assert!(log.errors.is_empty(), "{:?}", log.errors);
-    assert_eq!(log.status, Some(CloseStatus::Clean(Some(CloseFrame::new(4002, "tungstenite done")))));
+    assert_eq!(
+        log.status,
+        Some(CloseStatus::Clean(Some(CloseFrame::new(
+            4002,
+            "tungstenite done"
+        ))))
+    );
 }
 
 #[tokio::test]
@@ -169,7 +198,9 @@ async fn our_server_closes_a_tungstenite_client() {
         let mut ws = Acceptor::new().accept(tcp).await.unwrap();
         ws.close(CloseCode::GOING_AWAY, "restarting").await.unwrap()
     });
-    let (mut ws, _) = within(tokio_tungstenite::connect_async(url.as_str())).await.unwrap();
+    let (mut ws, _) = within(tokio_tungstenite::connect_async(url.as_str()))
+        .await
+        .unwrap();
     let got = within(ws.next()).await.unwrap().unwrap();
     assert_eq!(
         got,
@@ -182,5 +213,11 @@ async fn our_server_closes_a_tungstenite_client() {
     assert!(within(ws.next()).await.is_none());
 
     let status = within(server).await.unwrap();
-    assert_eq!(status, Some(CloseStatus::Clean(Some(CloseFrame::new(1001, "restarting")))));
+    assert_eq!(
+        status,
+        Some(CloseStatus::Clean(Some(CloseFrame::new(
+            1001,
+            "restarting"
+        ))))
+    );
 }

@@ -12,22 +12,16 @@ use duplex::{Acceptor, CloseCode, CloseStatus, Config, Error, Limits, Message};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-/// Everything `ws` yields until its stream ends.
-async fn drain<S>(ws: &mut duplex::WebSocket<S>) -> Vec<Result<Message, Error>>
-where
-    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
-{
-    let mut items = Vec::new();
-    while let Some(item) = ws.recv().await {
-        items.push(item);
-    }
-    items
-}
-
 /// Sends `msg` from the client to a server with `server_config`, which must
 /// fail the connection with 1009 for exceeding `limit`.
-async fn assert_too_big_for_server(client_config: Config, server_config: Config, msg: Message, limit: usize) {
-    let (mut client, mut server) = pair_with(client_config, Acceptor::new().config(server_config)).await;
+async fn assert_too_big_for_server(
+    client_config: Config,
+    server_config: Config,
+    msg: Message,
+    limit: usize,
+) {
+    let (mut client, mut server) =
+        pair_with(client_config, Acceptor::new().config(server_config)).await;
     let server_task = tokio::spawn(async move {
         let items = drain(&mut server).await;
         (items, server.close_status())
@@ -44,7 +38,10 @@ async fn assert_too_big_for_server(client_config: Config, server_config: Config,
         }
         other => panic!("the sender's stream gave {other:?}"),
     }
-    assert_eq!(client.close_status().map(|s| s.code()), Some(CloseCode(1009)));
+    assert_eq!(
+        client.close_status().map(|s| s.code()),
+        Some(CloseCode(1009))
+    );
 
     // The receiver's stream gives the error once, then ends.
     let (items, status) = within(server_task).await.unwrap();
@@ -54,7 +51,9 @@ async fn assert_too_big_for_server(client_config: Config, server_config: Config,
         "{items:?}"
     );
     match status {
-        Some(CloseStatus::Failed(e)) => assert_eq!(e, duplex::proto::Error::MessageTooBig { limit }),
+        Some(CloseStatus::Failed(e)) => {
+            assert_eq!(e, duplex::proto::Error::MessageTooBig { limit })
+        }
         other => panic!("server status {other:?}"),
     }
 }
@@ -62,7 +61,13 @@ async fn assert_too_big_for_server(client_config: Config, server_config: Config,
 #[tokio::test]
 async fn a_message_over_max_message_size_fails_with_1009() {
     let server = Config::default().max_message_size(1000);
-    assert_too_big_for_server(Config::default(), server, Message::binary(pattern(1001, 1)), 1000).await;
+    assert_too_big_for_server(
+        Config::default(),
+        server,
+        Message::binary(pattern(1001, 1)),
+        1000,
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -76,13 +81,22 @@ async fn a_fragmented_message_over_max_message_size_fails_with_1009() {
 #[tokio::test]
 async fn a_frame_over_max_frame_size_fails_with_1009() {
     let server = Config::default().max_frame_size(1000);
-    assert_too_big_for_server(Config::default(), server, Message::binary(pattern(1001, 2)), 1000).await;
+    assert_too_big_for_server(
+        Config::default(),
+        server,
+        Message::binary(pattern(1001, 2)),
+        1000,
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn messages_at_the_limits_pass() {
-    let server = Config::default().max_message_size(1000).max_frame_size(1000);
-    let (mut client, mut server) = pair_with(Config::default(), Acceptor::new().config(server)).await;
+    let server = Config::default()
+        .max_message_size(1000)
+        .max_frame_size(1000);
+    let (mut client, mut server) =
+        pair_with(Config::default(), Acceptor::new().config(server)).await;
     let msg = Message::binary(pattern(1000, 3));
     within(client.send(msg.clone())).await.unwrap();
     assert_eq!(within(server.recv()).await.unwrap().unwrap(), msg);
@@ -92,10 +106,15 @@ async fn messages_at_the_limits_pass() {
 async fn a_client_fails_a_message_over_its_own_limit_too() {
     let client = Config::default().max_message_size(1000);
     let (mut client, mut server) = pair_with(client, Acceptor::new()).await;
-    within(server.send(Message::binary(pattern(5000, 4)))).await.unwrap();
+    within(server.send(Message::binary(pattern(5000, 4))))
+        .await
+        .unwrap();
     let items = within(drain(&mut client)).await;
     assert_eq!(items.len(), 1, "{items:?}");
-    assert!(matches!(items[0], Err(Error::MessageTooBig { limit: 1000 })), "{items:?}");
+    assert!(
+        matches!(items[0], Err(Error::MessageTooBig { limit: 1000 })),
+        "{items:?}"
+    );
     let items = within(drain(&mut server)).await;
     match items.as_slice() {
         [Ok(Message::Close(Some(frame)))] => assert_eq!(frame.code, CloseCode::MESSAGE_TOO_BIG),
@@ -121,7 +140,10 @@ async fn refused(acceptor: Acceptor, request: Vec<u8>) -> (String, Error) {
     });
     let response = raw_exchange(addr, &request).await;
     let (result, _tcp) = within(server).await.unwrap();
-    (response, result.expect_err("the handshake should be refused"))
+    (
+        response,
+        result.expect_err("the handshake should be refused"),
+    )
 }
 
 #[tokio::test]
@@ -130,11 +152,20 @@ async fn a_request_head_over_the_limit_gets_431() {
         max_head_bytes: 1024,
         max_headers: 64,
     };
-    let request = GOOD_REQUEST.replace("\r\n\r\n", &format!("\r\nX-Padding: {}\r\n\r\n", "a".repeat(2000)));
+    let request = GOOD_REQUEST.replace(
+        "\r\n\r\n",
+        &format!("\r\nX-Padding: {}\r\n\r\n", "a".repeat(2000)),
+    );
     let (response, error) = refused(Acceptor::new().limits(limits), request.into_bytes()).await;
     assert_eq!(status_of(&response), 431, "{response}");
-    assert!(response.starts_with("HTTP/1.1 431 Request Header Fields Too Large\r\n"), "{response}");
-    assert!(matches!(error, Error::Handshake(HandshakeError::HeadTooLarge(1024))), "{error:?}");
+    assert!(
+        response.starts_with("HTTP/1.1 431 Request Header Fields Too Large\r\n"),
+        "{response}"
+    );
+    assert!(
+        matches!(error, Error::Handshake(HandshakeError::HeadTooLarge(1024))),
+        "{error:?}"
+    );
 }
 
 #[tokio::test]
@@ -147,7 +178,10 @@ async fn too_many_headers_get_431() {
     let request = GOOD_REQUEST.replace("\r\n\r\n", &format!("\r\n{extra}\r\n"));
     let (response, error) = refused(Acceptor::new().limits(limits), request.into_bytes()).await;
     assert_eq!(status_of(&response), 431, "{response}");
-    assert!(matches!(error, Error::Handshake(HandshakeError::TooManyHeaders(8))), "{error:?}");
+    assert!(
+        matches!(error, Error::Handshake(HandshakeError::TooManyHeaders(8))),
+        "{error:?}"
+    );
 }
 
 #[tokio::test]
@@ -155,8 +189,15 @@ async fn a_wrong_websocket_version_gets_426_naming_13() {
     let request = GOOD_REQUEST.replace("Sec-WebSocket-Version: 13", "Sec-WebSocket-Version: 8");
     let (response, error) = refused(Acceptor::new(), request.into_bytes()).await;
     assert_eq!(status_of(&response), 426, "{response}");
-    assert_eq!(header_of(&response, "Sec-WebSocket-Version"), Some("13"), "{response}");
-    assert!(matches!(error, Error::Handshake(HandshakeError::UnsupportedVersion)), "{error:?}");
+    assert_eq!(
+        header_of(&response, "Sec-WebSocket-Version"),
+        Some("13"),
+        "{response}"
+    );
+    assert!(
+        matches!(error, Error::Handshake(HandshakeError::UnsupportedVersion)),
+        "{error:?}"
+    );
 }
 
 #[tokio::test]
@@ -181,7 +222,10 @@ async fn a_missing_key_gets_400() {
         header_of(&response, "Content-Length"),
         Some(body_of(&response).len().to_string().as_str())
     );
-    assert!(matches!(error, Error::Handshake(HandshakeError::InvalidKey)), "{error:?}");
+    assert!(
+        matches!(error, Error::Handshake(HandshakeError::InvalidKey)),
+        "{error:?}"
+    );
 }
 
 #[tokio::test]
@@ -219,7 +263,10 @@ async fn a_slowloris_client_is_cut_off_by_the_handshake_timeout() {
 
     let (result, elapsed) = within(server).await.unwrap();
     assert!(
-        matches!(result, Err(Error::Timeout("receiving the handshake request"))),
+        matches!(
+            result,
+            Err(Error::Timeout("receiving the handshake request"))
+        ),
         "{result:?}"
     );
     assert!(elapsed >= timeout, "cut off after {elapsed:?}");

@@ -22,10 +22,16 @@ async fn text_binary_and_empty_messages_arrive_intact_both_ways() {
     ];
     for msg in &messages {
         within(client.send(msg.clone())).await.unwrap();
-        let got = within(server.recv()).await.expect("server stream ended").unwrap();
+        let got = within(server.recv())
+            .await
+            .expect("server stream ended")
+            .unwrap();
         assert_eq!(&got, msg, "client -> server");
         within(server.send(msg.clone())).await.unwrap();
-        let got = within(client.recv()).await.expect("client stream ended").unwrap();
+        let got = within(client.recv())
+            .await
+            .expect("client stream ended")
+            .unwrap();
         assert_eq!(&got, msg, "server -> client");
     }
 }
@@ -42,7 +48,8 @@ async fn sixteen_mib_binary_message_both_ways() {
     assert_messages_eq(&got.expect("server stream ended").unwrap(), &up);
 
     let down = Message::binary(pattern(SIZE, 2));
-    let (sent, got) = within(async { tokio::join!(server.send(down.clone()), client.recv()) }).await;
+    let (sent, got) =
+        within(async { tokio::join!(server.send(down.clone()), client.recv()) }).await;
     sent.unwrap();
     assert_messages_eq(&got.expect("client stream ended").unwrap(), &down);
 }
@@ -52,12 +59,17 @@ async fn lengths_at_every_header_boundary_both_ways() {
     // 7-bit, 16-bit and 64-bit length forms (RFC 6455 §5.2), and either side
     // of the size from which payloads are queued without a copy.
     let (mut client, mut server) = pair().await;
-    for (i, len) in [0, 1, 125, 126, 127, 2047, 2048, 65535, 65536, 65537].into_iter().enumerate() {
+    for (i, len) in [0, 1, 125, 126, 127, 2047, 2048, 65535, 65536, 65537]
+        .into_iter()
+        .enumerate()
+    {
         let msg = Message::binary(pattern(len, i as u32));
-        let (sent, got) = within(async { tokio::join!(client.send(msg.clone()), server.recv()) }).await;
+        let (sent, got) =
+            within(async { tokio::join!(client.send(msg.clone()), server.recv()) }).await;
         sent.unwrap();
         assert_messages_eq(&got.unwrap().unwrap(), &msg);
-        let (sent, got) = within(async { tokio::join!(server.send(msg.clone()), client.recv()) }).await;
+        let (sent, got) =
+            within(async { tokio::join!(server.send(msg.clone()), client.recv()) }).await;
         sent.unwrap();
         assert_messages_eq(&got.unwrap().unwrap(), &msg);
     }
@@ -82,7 +94,9 @@ async fn a_large_text_message_arriving_in_many_reads_is_valid_utf8() {
 async fn fragmented_messages_are_reassembled() {
     // Both sides send frames of at most 1000 bytes and refuse larger ones, so
     // the messages below only arrive if they were really fragmented.
-    let config = Config::default().max_send_frame_size(1000).max_frame_size(1000);
+    let config = Config::default()
+        .max_send_frame_size(1000)
+        .max_frame_size(1000);
     let (mut client, mut server) = pair_with(config.clone(), Acceptor::new().config(config)).await;
 
     // 9-byte groups of 2-, 3- and 4-byte characters: frame boundaries every
@@ -101,7 +115,9 @@ async fn fragmented_messages_are_reassembled() {
 async fn a_ping_is_answered_with_a_pong_carrying_its_payload() {
     let (mut client, mut server) = pair().await;
 
-    within(client.send(Message::Ping("are you there?".into()))).await.unwrap();
+    within(client.send(Message::Ping("are you there?".into())))
+        .await
+        .unwrap();
     // The server's stream shows the ping; answering it happens as it is read.
     let got = within(server.recv()).await.unwrap().unwrap();
     assert_eq!(got, Message::Ping("are you there?".into()));
@@ -109,7 +125,9 @@ async fn a_ping_is_answered_with_a_pong_carrying_its_payload() {
     assert_eq!(got, Message::Pong("are you there?".into()));
 
     // And the other way round.
-    within(server.send(Message::Ping(vec![1u8, 2, 3].into()))).await.unwrap();
+    within(server.send(Message::Ping(vec![1u8, 2, 3].into())))
+        .await
+        .unwrap();
     let got = within(client.recv()).await.unwrap().unwrap();
     assert_eq!(got, Message::Ping(vec![1u8, 2, 3].into()));
     let got = within(server.recv()).await.unwrap().unwrap();
@@ -121,20 +139,28 @@ async fn without_auto_pong_no_pong_is_sent() {
     let acceptor = Acceptor::new().config(Config::default().auto_pong(false));
     let (mut client, mut server) = pair_with(Config::default(), acceptor).await;
 
-    within(client.send(Message::Ping("p1".into()))).await.unwrap();
-    within(client.send(Message::text("after the ping"))).await.unwrap();
+    within(client.send(Message::Ping("p1".into())))
+        .await
+        .unwrap();
+    within(client.send(Message::text("after the ping")))
+        .await
+        .unwrap();
     let got = within(server.recv()).await.unwrap().unwrap();
     assert_eq!(got, Message::Ping("p1".into()));
     let got = within(server.recv()).await.unwrap().unwrap();
     assert_eq!(got, Message::text("after the ping"));
 
     // Had the server answered, the pong would arrive before this message.
-    within(server.send(Message::text("no pong before me"))).await.unwrap();
+    within(server.send(Message::text("no pong before me")))
+        .await
+        .unwrap();
     let got = within(client.recv()).await.unwrap().unwrap();
     assert_eq!(got, Message::text("no pong before me"));
 
     // The application may answer by hand.
-    within(server.send(Message::Pong("p1".into()))).await.unwrap();
+    within(server.send(Message::Pong("p1".into())))
+        .await
+        .unwrap();
     let got = within(client.recv()).await.unwrap().unwrap();
     assert_eq!(got, Message::Pong("p1".into()));
 }
@@ -143,7 +169,9 @@ async fn without_auto_pong_no_pong_is_sent() {
 async fn ten_thousand_pipelined_messages_arrive_in_order() {
     const N: usize = 10_000;
     let (mut client, mut server) = pair().await;
-    let expected: Vec<Message> = (0..N).map(|i| Message::text(format!("message {i}"))).collect();
+    let expected: Vec<Message> = (0..N)
+        .map(|i| Message::text(format!("message {i}")))
+        .collect();
 
     // Client to server: queue them all with `feed`, flush once.
     let send = async {
@@ -210,15 +238,54 @@ async fn split_halves_send_and_receive_from_two_tasks() {
 
     // Close through the writer, see the closing handshake through the reader.
     within(SinkExt::close(&mut writer)).await.unwrap();
-    let got = within(reader.next()).await.expect("reader ended early").unwrap();
+    let got = within(reader.next())
+        .await
+        .expect("reader ended early")
+        .unwrap();
     assert_eq!(got, Message::Close(Some(CloseFrame::new(1000, ""))));
     assert!(within(reader.next()).await.is_none());
-    assert_eq!(reader.close_status(), Some(CloseStatus::Clean(Some(CloseFrame::new(1000, "")))));
+    assert_eq!(
+        reader.close_status(),
+        Some(CloseStatus::Clean(Some(CloseFrame::new(1000, ""))))
+    );
 
     let log = within(echo_task).await.unwrap();
     assert_eq!(log.echoed, N);
-    assert_eq!(log.control, [Message::Close(Some(CloseFrame::new(1000, "")))]);
+    assert_eq!(
+        log.control,
+        [Message::Close(Some(CloseFrame::new(1000, "")))]
+    );
     assert!(log.errors.is_empty(), "{:?}", log.errors);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn split_halves_move_large_messages_both_ways_at_once() {
+    // Each message is far beyond the socket buffers and the write high-water
+    // mark: the writer waits on a full socket while the reader drains echoes.
+    const N: usize = 16;
+    let (url, echo_task) = echo_server(Acceptor::new()).await;
+    let (ws, _) = within(duplex::connect(&url)).await.unwrap();
+    let (mut reader, mut writer) = ws.split();
+    let sender = tokio::spawn(async move {
+        for i in 0..N {
+            writer
+                .send(Message::binary(pattern(1 << 20, i as u32)))
+                .await?;
+        }
+        Ok::<_, duplex::Error>(writer)
+    });
+    let receiver = tokio::spawn(async move {
+        for i in 0..N {
+            let got = reader.next().await.expect("reader ended early").unwrap();
+            assert_messages_eq(&got, &Message::binary(pattern(1 << 20, i as u32)));
+        }
+        reader
+    });
+    let mut writer = within(sender).await.unwrap().unwrap();
+    let mut reader = within(receiver).await.unwrap();
+    within(SinkExt::close(&mut writer)).await.unwrap();
+    while within(reader.next()).await.is_some() {}
+    assert_eq!(within(echo_task).await.unwrap().echoed, N);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -229,7 +296,9 @@ async fn split_reader_answers_pings_while_the_writer_is_idle() {
         let got = reader.next().await.expect("reader ended").unwrap();
         (got, reader)
     });
-    within(client.send(Message::Ping("split".into()))).await.unwrap();
+    within(client.send(Message::Ping("split".into())))
+        .await
+        .unwrap();
     let got = within(client.recv()).await.unwrap().unwrap();
     assert_eq!(got, Message::Pong("split".into()));
     let (got, _reader) = within(reading).await.unwrap();

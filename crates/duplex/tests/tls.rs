@@ -64,7 +64,10 @@ async fn wss_echo_server(tls: TlsAcceptor) -> (u16, JoinHandle<Result<EchoLog, S
     let task = tokio::spawn(async move {
         let (tcp, _) = listener.accept().await.unwrap();
         let tls_stream = tls.accept(tcp).await.map_err(|e| e.to_string())?;
-        let ws = Acceptor::new().accept(tls_stream).await.map_err(|e| e.to_string())?;
+        let ws = Acceptor::new()
+            .accept(tls_stream)
+            .await
+            .map_err(|e| e.to_string())?;
         Ok(echo(ws).await)
     });
     (port, task)
@@ -88,18 +91,32 @@ async fn wss_round_trip_with_a_trusted_self_signed_certificate() {
 
     round_trip(&mut ws, Message::text("over TLS")).await;
     round_trip(&mut ws, Message::binary(pattern(300_000, 7))).await;
-    within(ws.send(Message::Ping("tls ping".into()))).await.unwrap();
-    assert_eq!(within(ws.recv()).await.unwrap().unwrap(), Message::Pong("tls ping".into()));
+    within(ws.send(Message::Ping("tls ping".into())))
+        .await
+        .unwrap();
+    assert_eq!(
+        within(ws.recv()).await.unwrap().unwrap(),
+        Message::Pong("tls ping".into())
+    );
     let status = within(ws.close(CloseCode::NORMAL, "done")).await.unwrap();
-    assert_eq!(status, Some(CloseStatus::Clean(Some(CloseFrame::new(1000, "")))));
+    assert_eq!(
+        status,
+        Some(CloseStatus::Clean(Some(CloseFrame::new(1000, ""))))
+    );
 
     let log = within(server).await.unwrap().unwrap();
     assert_eq!(log.echoed, 2);
     assert_eq!(
         log.control,
-        [Message::Ping("tls ping".into()), Message::Close(Some(CloseFrame::new(1000, "done")))]
+        [
+            Message::Ping("tls ping".into()),
+            Message::Close(Some(CloseFrame::new(1000, "done")))
+        ]
     );
-    assert_eq!(log.status, Some(CloseStatus::Clean(Some(CloseFrame::new(1000, "done")))));
+    assert_eq!(
+        log.status,
+        Some(CloseStatus::Clean(Some(CloseFrame::new(1000, "done"))))
+    );
 }
 
 #[tokio::test]
@@ -131,7 +148,11 @@ async fn a_certificate_for_another_name_is_refused() {
             .connect(),
     )
     .await;
-    assert!(matches!(result, Err(Error::Tls(_))), "{:?}", result.map(|_| ()));
+    assert!(
+        matches!(result, Err(Error::Tls(_))),
+        "{:?}",
+        result.map(|_| ())
+    );
     assert!(within(server).await.unwrap().is_err());
 }
 

@@ -51,7 +51,11 @@ fn close_code_of(bytes: &[u8]) -> u16 {
     assert_eq!(bytes[0], 0x88, "not a final close frame: {bytes:?}");
     let len = usize::from(bytes[1]);
     assert!(len < 126 && bytes[1] & 0x80 == 0, "{bytes:?}");
-    assert_eq!(bytes.len(), 2 + len, "bytes after the close frame: {bytes:?}");
+    assert_eq!(
+        bytes.len(),
+        2 + len,
+        "bytes after the close frame: {bytes:?}"
+    );
     u16::from_be_bytes([bytes[2], bytes[3]])
 }
 
@@ -70,19 +74,29 @@ where
         serve(Acceptor::new().accept(tcp).await.unwrap()).await
     });
     let mut tcp = TcpStream::connect(addr).await.unwrap();
-    within(tcp.write_all(GOOD_REQUEST.as_bytes())).await.unwrap();
+    within(tcp.write_all(GOOD_REQUEST.as_bytes()))
+        .await
+        .unwrap();
     let mut head = Vec::new();
     while !head.ends_with(b"\r\n\r\n") {
         let mut byte = [0u8; 1];
-        assert_eq!(within(tcp.read(&mut byte)).await.unwrap(), 1, "EOF in the response head");
+        assert_eq!(
+            within(tcp.read(&mut byte)).await.unwrap(),
+            1,
+            "EOF in the response head"
+        );
         head.push(byte[0]);
     }
-    assert!(head.starts_with(b"HTTP/1.1 101 "), "{}", String::from_utf8_lossy(&head));
+    assert!(
+        head.starts_with(b"HTTP/1.1 101 "),
+        "{}",
+        String::from_utf8_lossy(&head)
+    );
     (tcp, server)
 }
 
 /// Everything the server's stream yields, and how it ended.
-async fn drain(mut ws: Server) -> (Vec<Result<Message, Error>>, Option<CloseStatus>) {
+async fn drain_server(mut ws: Server) -> (Vec<Result<Message, Error>>, Option<CloseStatus>) {
     let mut items = Vec::new();
     while let Some(item) = ws.recv().await {
         items.push(item);
@@ -92,35 +106,53 @@ async fn drain(mut ws: Server) -> (Vec<Result<Message, Error>>, Option<CloseStat
 
 #[tokio::test]
 async fn invalid_utf8_text_fails_with_1007() {
-    let (mut tcp, server) = raw_client(drain).await;
-    within(tcp.write_all(&masked_frame(0x1, b"bad \xff utf-8"))).await.unwrap();
+    let (mut tcp, server) = raw_client(drain_server).await;
+    within(tcp.write_all(&masked_frame(0x1, b"bad \xff utf-8")))
+        .await
+        .unwrap();
     assert_eq!(close_code_of(&read_all(&mut tcp).await), 1007);
 
     let (items, status) = within(server).await.unwrap();
     assert_eq!(items.len(), 1, "{items:?}");
-    assert!(matches!(items[0], Err(Error::Protocol(ProtocolError::InvalidUtf8))), "{items:?}");
+    assert!(
+        matches!(items[0], Err(Error::Protocol(ProtocolError::InvalidUtf8))),
+        "{items:?}"
+    );
     assert_eq!(status.map(|s| s.code()), Some(CloseCode::INVALID_PAYLOAD));
 }
 
 #[tokio::test]
 async fn an_unmasked_client_frame_fails_with_1002() {
-    let (mut tcp, server) = raw_client(drain).await;
-    within(tcp.write_all(&unmasked_frame(0x1, b"not masked"))).await.unwrap();
+    let (mut tcp, server) = raw_client(drain_server).await;
+    within(tcp.write_all(&unmasked_frame(0x1, b"not masked")))
+        .await
+        .unwrap();
     assert_eq!(close_code_of(&read_all(&mut tcp).await), 1002);
 
     let (items, status) = within(server).await.unwrap();
-    assert!(matches!(items[..], [Err(Error::Protocol(ProtocolError::UnmaskedFrame))]), "{items:?}");
+    assert!(
+        matches!(
+            items[..],
+            [Err(Error::Protocol(ProtocolError::UnmaskedFrame))]
+        ),
+        "{items:?}"
+    );
     assert_eq!(status.map(|s| s.code()), Some(CloseCode::PROTOCOL_ERROR));
 }
 
 #[tokio::test]
 async fn a_reserved_opcode_fails_with_1002() {
-    let (mut tcp, server) = raw_client(drain).await;
-    within(tcp.write_all(&masked_frame(0x3, b""))).await.unwrap();
+    let (mut tcp, server) = raw_client(drain_server).await;
+    within(tcp.write_all(&masked_frame(0x3, b"")))
+        .await
+        .unwrap();
     assert_eq!(close_code_of(&read_all(&mut tcp).await), 1002);
     let (items, _) = within(server).await.unwrap();
     assert!(
-        matches!(items[..], [Err(Error::Protocol(ProtocolError::ReservedOpCode(3)))]),
+        matches!(
+            items[..],
+            [Err(Error::Protocol(ProtocolError::ReservedOpCode(3)))]
+        ),
         "{items:?}"
     );
 }
@@ -131,6 +163,11 @@ async fn the_close_frame_goes_out_even_if_the_application_stops_at_the_error() {
     // crate's own example uses it): it stops at the error and drops the
     // socket. The peer must still learn why, with 1007, rather than see the
     // connection vanish.
+    //
+    // Bug found here: the failing close frame was only queued, and written
+    // on the *next* poll, which this loop never makes; the peer saw a bare
+    // TCP close. Fixed in `WebSocket::poll_next_message` (websocket.rs),
+    // which now writes it out before returning the error.
     let (mut tcp, server) = raw_client(|mut ws: Server| async move {
         let mut seen = 0;
         while let Some(Ok(_)) = futures_util::StreamExt::next(&mut ws).await {
@@ -139,8 +176,12 @@ async fn the_close_frame_goes_out_even_if_the_application_stops_at_the_error() {
         seen
     })
     .await;
-    within(tcp.write_all(&masked_frame(0x1, b"fine"))).await.unwrap();
-    within(tcp.write_all(&masked_frame(0x1, b"\xc3\x28"))).await.unwrap();
+    within(tcp.write_all(&masked_frame(0x1, b"fine")))
+        .await
+        .unwrap();
+    within(tcp.write_all(&masked_frame(0x1, b"\xc3\x28")))
+        .await
+        .unwrap();
     assert_eq!(close_code_of(&read_all(&mut tcp).await), 1007);
     assert_eq!(within(server).await.unwrap(), 1);
 }
@@ -154,7 +195,11 @@ async fn raw_accept(listener: TcpListener) -> (TcpStream, String) {
     let mut head = Vec::new();
     while !head.ends_with(b"\r\n\r\n") {
         let mut byte = [0u8; 1];
-        assert_eq!(tcp.read(&mut byte).await.unwrap(), 1, "EOF in the request head");
+        assert_eq!(
+            tcp.read(&mut byte).await.unwrap(),
+            1,
+            "EOF in the request head"
+        );
         head.push(byte[0]);
     }
     let head = String::from_utf8(head).unwrap();
@@ -186,9 +231,18 @@ async fn frames_sent_with_the_101_are_not_lost() {
         tcp
     });
     let (mut ws, _) = within(duplex::connect(&url)).await.unwrap();
-    assert_eq!(within(ws.recv()).await.unwrap().unwrap(), Message::text("first"));
-    assert_eq!(within(ws.recv()).await.unwrap().unwrap(), Message::Ping("ping".into()));
-    assert_eq!(within(ws.recv()).await.unwrap().unwrap(), Message::binary(vec![7u8, 7]));
+    assert_eq!(
+        within(ws.recv()).await.unwrap().unwrap(),
+        Message::text("first")
+    );
+    assert_eq!(
+        within(ws.recv()).await.unwrap().unwrap(),
+        Message::Ping("ping".into())
+    );
+    assert_eq!(
+        within(ws.recv()).await.unwrap().unwrap(),
+        Message::binary(vec![7u8, 7])
+    );
 
     // The pong went out: a masked pong frame with the ping's payload.
     let mut tcp = within(server).await.unwrap();
@@ -196,7 +250,11 @@ async fn frames_sent_with_the_101_are_not_lost() {
     within(tcp.read_exact(&mut pong)).await.unwrap();
     assert_eq!(&pong[..2], &[0x8a, 0x84]);
     let key = [pong[2], pong[3], pong[4], pong[5]];
-    let payload: Vec<u8> = pong[6..].iter().enumerate().map(|(i, b)| b ^ key[i % 4]).collect();
+    let payload: Vec<u8> = pong[6..]
+        .iter()
+        .enumerate()
+        .map(|(i, b)| b ^ key[i % 4])
+        .collect();
     assert_eq!(payload, b"ping");
 }
 
@@ -206,14 +264,18 @@ async fn a_wrong_accept_value_is_refused() {
     let server = tokio::spawn(async move {
         let (mut tcp, _key) = raw_accept(listener).await;
         let wrong = accept_key(b"dGhlIHNhbXBsZSBub25jZQ==");
-        tcp.write_all(switching_protocols(&wrong).as_bytes()).await.unwrap();
+        tcp.write_all(switching_protocols(&wrong).as_bytes())
+            .await
+            .unwrap();
         tcp
     });
     let result = within(duplex::connect(&url)).await;
     assert!(
         matches!(
             result,
-            Err(Error::Handshake(duplex::proto::handshake::HandshakeError::InvalidAccept))
+            Err(Error::Handshake(
+                duplex::proto::handshake::HandshakeError::InvalidAccept
+            ))
         ),
         "{:?}",
         result.map(|_| ())
@@ -233,15 +295,24 @@ async fn a_masked_server_frame_fails_the_client_with_1002() {
         // The client fails the connection: its close frame (masked), then
         // it closes TCP.
         let bytes = read_all(&mut tcp).await;
-        assert!(bytes.len() >= 8 && bytes[0] == 0x88 && bytes[1] & 0x80 != 0, "{bytes:?}");
+        assert!(
+            bytes.len() >= 8 && bytes[0] == 0x88 && bytes[1] & 0x80 != 0,
+            "{bytes:?}"
+        );
         let key = [bytes[2], bytes[3], bytes[4], bytes[5]];
         u16::from_be_bytes([bytes[6] ^ key[0], bytes[7] ^ key[1]])
     });
     let (mut ws, _) = within(duplex::connect(&url)).await.unwrap();
     let got = within(ws.recv()).await.unwrap();
-    assert!(matches!(got, Err(Error::Protocol(ProtocolError::MaskedFrame))), "{got:?}");
+    assert!(
+        matches!(got, Err(Error::Protocol(ProtocolError::MaskedFrame))),
+        "{got:?}"
+    );
     assert!(within(ws.recv()).await.is_none());
-    assert_eq!(ws.close_status().map(|s| s.code()), Some(CloseCode::PROTOCOL_ERROR));
+    assert_eq!(
+        ws.close_status().map(|s| s.code()),
+        Some(CloseCode::PROTOCOL_ERROR)
+    );
     assert_eq!(within(server).await.unwrap(), 1002);
 }
 
@@ -263,4 +334,40 @@ async fn connect_times_out_against_a_silent_server() {
         result.map(|_| ())
     );
     drop(within(server).await.unwrap());
+}
+
+#[tokio::test]
+async fn a_server_that_never_closes_tcp_is_left_at_the_close_timeout() {
+    let (listener, url) = listen().await;
+    let (done_tx, done_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(async move {
+        let (mut tcp, key) = raw_accept(listener).await;
+        tcp.write_all(switching_protocols(&accept_key(key.as_bytes())).as_bytes())
+            .await
+            .unwrap();
+        // Read the client's close frame (masked, code 1000, no reason),
+        // answer it, and then keep the connection open.
+        let mut close = [0u8; 8];
+        tcp.read_exact(&mut close).await.unwrap();
+        assert_eq!(&close[..2], &[0x88, 0x82]);
+        tcp.write_all(&unmasked_frame(0x8, &1000u16.to_be_bytes()))
+            .await
+            .unwrap();
+        let _ = done_rx.await;
+    });
+    let (mut ws, _) = within(duplex::connect(&url)).await.unwrap();
+    let timeout = std::time::Duration::from_millis(300);
+    ws.set_close_timeout(timeout);
+    let start = std::time::Instant::now();
+    let status = within(ws.close(CloseCode::NORMAL, "")).await.unwrap();
+    let elapsed = start.elapsed();
+    // The handshake itself was clean; only the TCP close was waited for.
+    assert_eq!(
+        status,
+        Some(CloseStatus::Clean(Some(duplex::CloseFrame::new(1000, ""))))
+    );
+    assert!(elapsed >= timeout, "gave up after {elapsed:?}");
+    assert!(elapsed < duplex::DEFAULT_CLOSE_TIMEOUT, "took {elapsed:?}");
+    done_tx.send(()).unwrap();
+    within(server).await.unwrap();
 }

@@ -43,7 +43,9 @@ pub fn within<F: Future>(fut: F) -> impl Future<Output = F::Output> {
 
 /// A listener on 127.0.0.1 with an OS-chosen port, and its `ws://` URL.
 pub async fn listen() -> (TcpListener, String) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1:0");
+    let listener = TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind 127.0.0.1:0");
     let url = format!("ws://{}/", listener.local_addr().expect("local_addr"));
     (listener, url)
 }
@@ -55,7 +57,12 @@ pub async fn pair_with(client_config: Config, acceptor: Acceptor) -> (Client, Se
         let (tcp, _) = listener.accept().await?;
         acceptor.accept(tcp).await
     };
-    let client = async { ClientBuilder::new(&url)?.config(client_config).connect().await };
+    let client = async {
+        ClientBuilder::new(&url)?
+            .config(client_config)
+            .connect()
+            .await
+    };
     let (client, server) = within(async { tokio::join!(client, server) }).await;
     let (client, _response) = client.expect("client handshake");
     (client, server.expect("server handshake"))
@@ -120,13 +127,28 @@ where
     log
 }
 
+/// Reads everything `ws` yields until its stream ends.
+pub async fn drain<S>(ws: &mut WebSocket<S>) -> Vec<duplex::Result<Message>>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    let mut items = Vec::new();
+    while let Some(item) = ws.recv().await {
+        items.push(item);
+    }
+    items
+}
+
 /// Sends `msg` and expects it back unchanged.
 pub async fn round_trip<S>(ws: &mut WebSocket<S>, msg: Message)
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
 {
     within(ws.send(msg.clone())).await.expect("send");
-    let got = within(ws.next()).await.expect("stream ended").expect("receive");
+    let got = within(ws.next())
+        .await
+        .expect("stream ended")
+        .expect("receive");
     assert_messages_eq(&got, &msg);
 }
 
@@ -188,7 +210,7 @@ Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
 Sec-WebSocket-Version: 13\r\n\
 \r\n";
 
-/// Writes `request` on a fresh connection to `url`'s address and reads the
+/// Writes `request` on a fresh connection to `addr` and reads the
 /// whole answer, until the server closes the connection.
 pub async fn raw_exchange(addr: std::net::SocketAddr, request: &[u8]) -> String {
     let mut tcp = TcpStream::connect(addr).await.expect("connect");
