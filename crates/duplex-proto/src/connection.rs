@@ -427,7 +427,10 @@ impl Connection {
     fn on_control(&mut self, opcode: OpCode, payload: Bytes) -> Result<Option<Message>, Error> {
         match opcode {
             OpCode::Ping => {
-                if self.config.auto_pong && !self.close_sent {
+                // A peer that pings without reading must not grow our
+                // buffer: past the high-water mark, pongs are skipped (a pong
+                // may answer only the most recent ping, RFC 6455 §5.5.3).
+                if self.config.auto_pong && !self.close_sent && !self.wants_flush() {
                     self.write_frame(OpCode::Pong, true, false, payload.clone());
                 }
                 Ok(Some(Message::Ping(payload)))

@@ -379,3 +379,14 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn a_ping_flood_does_not_grow_the_output_buffer() {
+    let mut server = Connection::new(Role::Server, Config::default().write_buffer_high_water(1024), None);
+    let ping = frame(true, 0, 9, &[7; 125], KEY);
+    for _ in 0..10_000 {
+        server.recv(&ping);
+        while let Ok(Some(_)) = server.poll_message() {}
+    }
+    assert!(server.buffered_amount() < 1024 + 200, "{}", server.buffered_amount());
+}

@@ -19,10 +19,13 @@
 //!             });
 //!             Ok(response)
 //!         }
-//!         Err(e) => Ok(http::Response::builder()
-//!             .status(e.http_status())
-//!             .body(e.to_string())
-//!             .unwrap_or_default()),
+//!         Err(e) => {
+//!             let mut response = http::Response::builder().status(e.http_status());
+//!             for (name, value) in e.response_headers() {
+//!                 response = response.header(*name, *value);
+//!             }
+//!             Ok(response.body(e.to_string()).unwrap_or_default())
+//!         }
 //!     }
 //! }
 //! ```
@@ -78,7 +81,8 @@ fn to_request<B>(req: &http::Request<B>) -> Request {
 /// [`Acceptor::subprotocol`], and permessage-deflate negotiated if the
 /// acceptor's config enables it.
 ///
-/// On error, answer with [`HandshakeError::http_status`].
+/// On error, answer with [`HandshakeError::http_status`] and
+/// [`HandshakeError::response_headers`].
 pub fn upgrade<B, R: Default>(
     req: &mut http::Request<B>,
     acceptor: &Acceptor,

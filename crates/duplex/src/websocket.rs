@@ -289,8 +289,16 @@ where
                 }
             }
         }
-        let _ = ready!(Pin::new(&mut self.io).poll_shutdown(cx));
-        Poll::Ready(())
+        self.poll_shutdown_bounded(cx)
+    }
+
+    /// Shuts the transport down, giving up when the close deadline passes
+    /// (a TLS peer that stops reading could otherwise hold us forever).
+    fn poll_shutdown_bounded(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        match Pin::new(&mut self.io).poll_shutdown(cx) {
+            Poll::Ready(_) => Poll::Ready(()),
+            Poll::Pending => self.poll_close_deadline(cx),
+        }
     }
 
     /// The heart of the read side; see [`Stream::poll_next`].
@@ -327,7 +335,7 @@ where
             }
             if self.conn.is_close_sent() && self.poll_close_deadline(cx).is_ready() {
                 // The peer never answered our close frame.
-                let _ = ready!(Pin::new(&mut self.io).poll_shutdown(cx));
+                ready!(self.poll_shutdown_bounded(cx));
                 self.finished = true;
                 return Poll::Ready(None);
             }

@@ -54,6 +54,11 @@ pub struct AppConfig {
     /// period, or be closed with 4009 (Pusher's "authorized connections").
     #[serde(default)]
     pub user_authentication_required: bool,
+    /// Origins allowed to connect (the `Origin` header of the WebSocket
+    /// handshake, e.g. `https://example.com`); `*` as an entry, or an empty
+    /// list, allows any. A refused origin is closed with 4009.
+    #[serde(default)]
+    pub allowed_origins: Vec<String>,
     /// Where to report channel and presence events.
     #[serde(default)]
     pub webhooks: Vec<WebhookConfig>,
@@ -78,6 +83,7 @@ impl fmt::Debug for AppConfig {
                 "user_authentication_required",
                 &self.user_authentication_required,
             )
+            .field("allowed_origins", &self.allowed_origins)
             .field("webhooks", &self.webhooks)
             .field("limits", &self.limits)
             .finish()
@@ -148,6 +154,7 @@ impl AppConfig {
             enabled: true,
             client_events: false,
             user_authentication_required: false,
+            allowed_origins: Vec::new(),
             webhooks: Vec::new(),
             limits: AppLimits::default(),
         }
@@ -159,6 +166,21 @@ impl AppConfig {
             key: &self.key,
             secret: &self.secret,
         }
+    }
+
+    /// Whether a connection with this `Origin` header (or none) may connect.
+    /// Origins compare case-insensitively; a client that sends no `Origin`
+    /// (not a browser) is allowed only when every origin is.
+    pub fn allows_origin(&self, origin: Option<&str>) -> bool {
+        if self.allowed_origins.is_empty() || self.allowed_origins.iter().any(|o| o == "*") {
+            return true;
+        }
+        origin.is_some_and(|origin| {
+            let origin = origin.trim_end_matches('/');
+            self.allowed_origins
+                .iter()
+                .any(|allowed| allowed.trim_end_matches('/').eq_ignore_ascii_case(origin))
+        })
     }
 
     /// Checks the app on its own (see [`Apps::new`] for checks across apps).

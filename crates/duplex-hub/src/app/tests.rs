@@ -286,3 +286,16 @@ fn messages_read_well() {
         r#"app "1": `secret` must not be empty"#
     );
 }
+
+#[test]
+fn origin_allowlist() {
+    let mut app = AppConfig::new("1", "k", "s");
+    assert!(app.allows_origin(None) && app.allows_origin(Some("https://evil.example")));
+    app.allowed_origins = vec!["https://good.example".into()];
+    assert!(app.allows_origin(Some("https://GOOD.example")));
+    assert!(app.allows_origin(Some("https://good.example/")));
+    assert!(!app.allows_origin(Some("https://evil.example")));
+    assert!(!app.allows_origin(None));
+    app.allowed_origins.push("*".into());
+    assert!(app.allows_origin(Some("https://evil.example")));
+}

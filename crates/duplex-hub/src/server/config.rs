@@ -37,10 +37,20 @@ pub struct ServerConfig {
     pub send_queue_frames: usize,
     /// Largest HTTP API request body, in bytes (413 beyond).
     pub max_request_body_bytes: usize,
+    /// Largest HTTP request head (request line and headers), in bytes; a
+    /// larger one is refused with 431. At least 8192.
+    pub max_request_head_bytes: usize,
     /// How far an HTTP API request's `auth_timestamp` may be from now, in seconds.
     pub api_timestamp_window: u64,
     /// Connections across all apps; more are refused with 4100.
     pub max_connections: u64,
+    /// Frames one connection may send per second (bursts up to the same
+    /// number); a flood is closed with 4301.
+    pub max_messages_per_second: u32,
+    /// Accept permessage-deflate when clients offer it. Off by default: a
+    /// compressor costs ~380 KB per connection with context takeover, and
+    /// fan-out would compress each event once per subscriber.
+    pub compression: bool,
     /// Serve the demo pages at `/`.
     pub demo: bool,
     /// PEM certificate chain: serve `wss://` and `https://` (with `tls_key`).
@@ -62,8 +72,11 @@ impl Default for ServerConfig {
             handshake_timeout: 10,
             send_queue_frames: 1024,
             max_request_body_bytes: 1 << 20,
+            max_request_head_bytes: 16 * 1024,
             api_timestamp_window: crate::api_auth::DEFAULT_TIMESTAMP_WINDOW_SECS,
             max_connections: 100_000,
+            max_messages_per_second: 100,
+            compression: false,
             demo: true,
             tls_cert: None,
             tls_key: None,
@@ -103,10 +116,14 @@ impl ServerConfig {
             ("send_queue_frames", self.send_queue_frames as u64),
             ("max_request_body_bytes", self.max_request_body_bytes as u64),
             ("max_connections", self.max_connections),
+            ("max_messages_per_second", u64::from(self.max_messages_per_second)),
         ] {
             if value == 0 {
                 return Err(ConfigError::Invalid(format!("`{name}` must be at least 1")));
             }
+        }
+        if self.max_request_head_bytes < 8192 {
+            return Err(ConfigError::Invalid("`max_request_head_bytes` must be at least 8192".into()));
         }
         if self.tls_cert.is_some() != self.tls_key.is_some() {
             return Err(ConfigError::Invalid("`tls_cert` and `tls_key` go together".into()));

@@ -82,11 +82,12 @@ where
     I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
     let header_timeout = Duration::from_secs(hub.config.handshake_timeout.into());
+    let max_head = hub.config.max_request_head_bytes;
     let service = service_fn(move |req| handle(hub.clone(), acceptor.clone(), req, peer));
     let connection = http1::Builder::new()
         .timer(TokioTimer::new())
         .header_read_timeout(header_timeout)
-        .max_buf_size(64 * 1024)
+        .max_buf_size(max_head)
         .serve_connection(TokioIo::new(io), service)
         .with_upgrades();
     if let Err(e) = connection.await {
@@ -103,8 +104,14 @@ fn acceptor_for(hub: &Hub) -> Acceptor {
         .max()
         .unwrap_or(10 * 1024);
     let limit = largest + 16 * 1024;
+    let deflate = hub.config.compression.then(duplex::DeflateConfig::default);
     Acceptor::new()
-        .config(duplex::Config::default().max_message_size(limit).max_frame_size(limit))
+        .config(
+            duplex::Config::default()
+                .max_message_size(limit)
+                .max_frame_size(limit)
+                .deflate(deflate),
+        )
         .handshake_timeout(Duration::from_secs(hub.config.handshake_timeout.into()))
 }
 
@@ -118,7 +125,7 @@ async fn handle(hub: Arc<Hub>, acceptor: Arc<Acceptor>, mut req: http::Request<I
         ("GET", ["readyz"]) if hub.is_shutting_down() => respond(503, "text/plain", "shutting down\n"),
         ("GET", ["readyz"]) => respond(200, "text/plain", "ready\n"),
         ("GET", ["metrics"]) => metrics(&hub),
-        _ if hub.config.demo => demo::handle(hub, req).await,
+        _ if hub.config.demo => demo::handle(hub, req, peer).await,
         _ => respond(404, "text/plain", "not found\n"),
     };
     Ok(response)
@@ -131,7 +138,12 @@ fn upgrade(hub: Arc<Hub>, acceptor: &Acceptor, req: &mut http::Request<Incoming>
     match duplex::hyper::upgrade::<_, Full<Bytes>>(req, acceptor) {
         Ok((response, websocket)) => {
             let key = key.to_string();
-            let query = ConnectQuery::parse(req.uri().query());
+            let mut query = ConnectQuery::parse(req.uri().query());
+            query.origin = req
+                .headers()
+                .get(http::header::ORIGIN)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string);
             tokio::spawn(async move {
                 match websocket.await {
                     Ok(ws) => session::run(hub, key, query, ws).await,
@@ -142,10 +154,10 @@ fn upgrade(hub: Arc<Hub>, acceptor: &Acceptor, req: &mut http::Request<Incoming>
         }
         Err(e) => {
             let mut response = respond(e.http_status(), "text/plain", format!("{e}\n"));
-            if e.http_status() == 426 {
+            for (name, value) in e.response_headers() {
                 response
                     .headers_mut()
-                    .insert("Sec-WebSocket-Version", http::HeaderValue::from_static("13"));
+                    .insert(*name, http::HeaderValue::from_static(value));
             }
             response
         }

@@ -31,6 +31,8 @@ pub struct Hub {
     pub webhook_stats: Arc<WebhookStats>,
     /// The TLS acceptor, when serving TLS; replaced on reload.
     tls: std::sync::RwLock<Option<duplex::tls::TlsAcceptor>>,
+    /// The demo pages' state (leaderboard, chat histories).
+    pub(crate) demo: super::demo::Demo,
 }
 
 impl std::fmt::Debug for Hub {
@@ -77,6 +79,7 @@ impl Hub {
             metrics: Metrics::default(),
             webhook_stats,
             tls: std::sync::RwLock::new(None),
+            demo: super::demo::Demo::default(),
         })
     }
 

@@ -35,6 +35,8 @@ const WRITE_BATCH: usize = 64;
 pub struct ConnectQuery {
     /// The `protocol` parameter.
     pub protocol: Option<String>,
+    /// The handshake's `Origin` header.
+    pub origin: Option<String>,
 }
 
 impl ConnectQuery {
@@ -44,7 +46,7 @@ impl ConnectQuery {
             let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
             (k == "protocol").then(|| v.to_string())
         });
-        ConnectQuery { protocol }
+        ConnectQuery { protocol, origin: None }
     }
 
     /// Checks the protocol version: 4008 when absent, 4007 when not 5 to 7.
@@ -69,6 +71,9 @@ where
     let checked = match (&app, query.check()) {
         (None, _) => Err(refuse(ErrorCode::AppNotFound, "Application does not exist")),
         (Some(app), _) if !app.config.enabled => Err(refuse(ErrorCode::AppDisabled, "Application disabled")),
+        (Some(app), _) if !app.config.allows_origin(query.origin.as_deref()) => {
+            Err(refuse(ErrorCode::Unauthorized, "Origin not allowed"))
+        }
         (_, Err((code, message))) => Err(refuse(code, message)),
         (Some(app), Ok(())) => Ok(app.clone()),
     };
@@ -102,8 +107,10 @@ where
         last_seen: Instant::now(),
         ping_sent: None,
         rate: TokenBucket::new(0),
+        message_rate: TokenBucket::new(0),
     };
     session.rate = TokenBucket::new(session.app.config.limits.client_event_rate_per_second);
+    session.message_rate = TokenBucket::new(session.hub.config.max_messages_per_second);
     session.run(rx, closer).await;
 }
 
@@ -143,6 +150,8 @@ struct Session<S> {
     signin_deadline: Option<Instant>,
     /// Client events allowed per second.
     rate: TokenBucket,
+    /// Frames of any kind allowed per second.
+    message_rate: TokenBucket,
 }
 
 /// What ends a turn of the loop.
@@ -302,6 +311,15 @@ where
     async fn on_message(&mut self, message: Message) -> Step {
         self.last_seen = Instant::now();
         self.ping_sent = None;
+        if !self.message_rate.take(self.last_seen) {
+            return Step::Close(CloseOrder {
+                code: ErrorCode::ClientEventRateLimited.code(),
+                reason: format!(
+                    "Too many messages: more than {} per second",
+                    self.hub.config.max_messages_per_second
+                ),
+            });
+        }
         match message {
             Message::Text(text) => {
                 self.hub.metrics.messages_in.fetch_add(1, Ordering::Relaxed);

@@ -171,7 +171,14 @@ impl HandshakeError {
     /// the status, the headers the status requires (`Allow: GET` with 405,
     /// `Sec-WebSocket-Version: 13` with 426) and the error as a text body.
     pub fn to_response(&self) -> Vec<u8> {
-        let extra: &[(&str, &str)] = match self {
+        error_response(self.http_status(), self.response_headers(), &format!("{self}\n"))
+    }
+
+    /// The headers the refusal's status requires: `Allow: GET` with 405,
+    /// `Sec-WebSocket-Version: 13` (and the upgrade offer) with 426. For
+    /// servers that build their own responses (hyper, axum).
+    pub fn response_headers(&self) -> &'static [(&'static str, &'static str)] {
+        match self {
             HandshakeError::MethodNotAllowed(_) => &[("Allow", "GET")],
             HandshakeError::UnsupportedVersion => &[
                 ("Sec-WebSocket-Version", "13"),
@@ -179,8 +186,7 @@ impl HandshakeError {
                 ("Connection", "Upgrade"),
             ],
             _ => &[],
-        };
-        error_response(self.http_status(), extra, &format!("{self}\n"))
+        }
     }
 }
 
