@@ -21,10 +21,6 @@ pub struct Player {
     pub name: String,
     /// Points so far.
     pub score: u64,
-    /// When the player reached this score, in board updates: of two players
-    /// with the same score, the first to get there ranks higher.
-    #[serde(skip)]
-    reached: u64,
 }
 
 /// What one [`Board::score`] changed, for the update sent to every page.
@@ -46,6 +42,9 @@ pub struct Change {
 /// What pages render: the top ranks and the board's version.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Snapshot<'a> {
+    /// Which board this is: a new one (after a server restart) starts its
+    /// versions over, so a page compares versions within one epoch only.
+    pub epoch: &'a str,
     /// Increases with every change, so a page can drop a stale copy (an
     /// update that overtook the board it fetched, or the reverse).
     pub version: u64,
@@ -77,7 +76,8 @@ pub enum ScoreError {
     Points,
 }
 
-/// Players ranked by score (highest first; ties go to who got there first).
+/// Players ranked by score (highest first; of two players with the same
+/// score, the first to get there ranks higher).
 #[derive(Debug)]
 pub struct Board {
     /// Best first. At most `capacity` players, so a linear search is cheap.
@@ -86,21 +86,25 @@ pub struct Board {
     capacity: usize,
     /// Bumped by every recorded score.
     version: u64,
+    /// Names this board among the boards of past and future server runs.
+    epoch: String,
 }
 
 impl Default for Board {
     fn default() -> Self {
-        Board::new(CAPACITY)
+        Board::new(CAPACITY, &format!("{:016x}", rand::random::<u64>()))
     }
 }
 
 impl Board {
-    /// An empty board that keeps up to `capacity` players (at least 1).
-    pub fn new(capacity: usize) -> Self {
+    /// An empty board that keeps up to `capacity` players (at least 1),
+    /// named `epoch` (random by default).
+    pub fn new(capacity: usize, epoch: &str) -> Self {
         Board {
             players: Vec::new(),
             capacity: capacity.max(1),
             version: 0,
+            epoch: epoch.to_string(),
         }
     }
 
@@ -123,7 +127,6 @@ impl Board {
             None => Player {
                 name: name.to_string(),
                 score: u64::from(points),
-                reached: 0,
             },
         };
         let score = player.score;
@@ -135,12 +138,8 @@ impl Board {
                 self.players.pop();
             }
             self.version += 1;
-            let player = Player {
-                reached: self.version,
-                ..player
-            };
-            // Before every player with a lower score; after equal scores,
-            // which got there first.
+            // Before every player with a lower score and after those with
+            // the same score: they got there first.
             let index = self.players.partition_point(|p| p.score >= score);
             self.players.insert(index, player);
             Some(index + 1)
@@ -157,6 +156,7 @@ impl Board {
     /// The board as pages show it, with the change that produced it.
     pub fn snapshot<'a>(&'a self, change: Option<&'a Change>) -> Snapshot<'a> {
         Snapshot {
+            epoch: &self.epoch,
             version: self.version,
             players: self.players.len(),
             top: self
@@ -176,15 +176,20 @@ impl Board {
 
     /// The rank of `name` (1 is the best), if on the board.
     pub fn rank(&self, name: &str) -> Option<usize> {
-        self.players.iter().position(|p| p.name == name).map(|i| i + 1)
+        self.players
+            .iter()
+            .position(|p| p.name == name)
+            .map(|i| i + 1)
     }
 
     /// Players on the board.
+    #[cfg(test)]
     pub fn len(&self) -> usize {
         self.players.len()
     }
 
     /// Whether nobody has scored yet.
+    #[cfg(test)]
     pub fn is_empty(&self) -> bool {
         self.players.is_empty()
     }
@@ -207,7 +212,11 @@ mod tests {
     fn ranks_by_score_then_by_who_got_there_first() {
         let mut board = Board::default();
         assert_eq!(board.score("ann", 5).unwrap().rank, Some(1));
-        assert_eq!(board.score("bob", 5).unwrap().rank, Some(2), "a tie goes to ann, who had 5 first");
+        assert_eq!(
+            board.score("bob", 5).unwrap().rank,
+            Some(2),
+            "a tie goes to ann, who had 5 first"
+        );
         let change = board.score("cy", 7).unwrap();
         assert_eq!((change.rank, change.previous_rank), (Some(1), None));
         assert_eq!(names(&board), ["cy", "ann", "bob"]);
@@ -226,6 +235,11 @@ mod tests {
         board.score("ann", 1).unwrap();
         board.score("ann", 1).unwrap();
         assert_eq!(board.snapshot(None).version, 2);
+        assert_ne!(
+            board.snapshot(None).epoch,
+            Board::default().snapshot(None).epoch,
+            "every board has its own epoch"
+        );
     }
 
     #[test]
@@ -233,13 +247,14 @@ mod tests {
         let mut board = Board::default();
         assert_eq!(board.score("ann", 0), Err(ScoreError::Points));
         assert_eq!(board.score("ann", MAX_POINTS + 1), Err(ScoreError::Points));
+        assert!(board.is_empty());
         assert!(board.score("ann", MAX_POINTS).is_ok());
-        assert!(board.is_empty() || board.len() == 1);
+        assert_eq!(board.len(), 1);
     }
 
     #[test]
     fn a_full_board_keeps_the_best_players() {
-        let mut board = Board::new(2);
+        let mut board = Board::new(2, "test");
         board.score("ann", 10).unwrap();
         board.score("bob", 5).unwrap();
         let change = board.score("cy", 5).unwrap();
@@ -264,11 +279,21 @@ mod tests {
         let snapshot = board.snapshot(Some(&change));
         assert_eq!(snapshot.players, SHOWN + 5);
         assert_eq!(snapshot.top.len(), SHOWN);
-        assert_eq!((snapshot.top[0].rank, snapshot.top[0].name, snapshot.top[0].score), (1, "p0", 51));
+        assert_eq!(
+            (
+                snapshot.top[0].rank,
+                snapshot.top[0].name,
+                snapshot.top[0].score
+            ),
+            (1, "p0", 51)
+        );
         let json = serde_json::to_value(&snapshot).unwrap();
         assert_eq!(json["change"]["previous_rank"], SHOWN + 5);
         assert_eq!(json["change"]["rank"], 1);
         assert_eq!(json["top"][1]["name"], format!("p{}", SHOWN + 4));
-        assert!(serde_json::to_value(board.snapshot(None)).unwrap().get("change").is_none());
+        assert!(serde_json::to_value(board.snapshot(None))
+            .unwrap()
+            .get("change")
+            .is_none());
     }
 }

@@ -1,0 +1,25 @@
+'use strict';
+// The vendored pusher-js (served at /assets/pusher.min.js) is the pinned npm
+// package's web build, unmodified, with its license header.
+
+const test = require('node:test');
+const assert = require('node:assert/strict');
+const fs = require('node:fs');
+const path = require('node:path');
+
+const vendored = fs.readFileSync(path.join(__dirname, '..', 'vendor', 'pusher.min.js'), 'utf8');
+const pinned = require('../package.json').devDependencies['pusher-js'];
+
+test('vendor: pusher.min.js is the pinned pusher-js build, unmodified', () => {
+  const pkg = require('pusher-js/package.json');
+  assert.equal(pkg.version, pinned);
+  const original = fs.readFileSync(require.resolve('pusher-js/dist/web/pusher.min.js'), 'utf8');
+  assert.ok(vendored.endsWith(original), 'the original file follows the header comment, byte for byte');
+  const header = vendored.slice(0, vendored.length - original.length);
+  assert.match(header, new RegExp(`pusher-js@${pinned.replace(/\./g, '\\.')}`));
+  assert.match(header, /Released under the MIT licence/);
+  assert.match(original, /^\/\*! For license information please see pusher\.min\.js\.LICENSE\.txt \*\//);
+  const notice = fs.readFileSync(path.join(__dirname, '..', 'vendor', 'pusher.min.js.LICENSE.txt'), 'utf8');
+  assert.match(notice, new RegExp(`Pusher JavaScript Library v${pinned.replace(/\./g, '\\.')}`));
+  assert.match(fs.readFileSync(path.join(__dirname, '..', 'vendor', 'LICENCE'), 'utf8'), /Permission is hereby granted/);
+});
