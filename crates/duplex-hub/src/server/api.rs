@@ -71,14 +71,14 @@ async fn handle_inner(hub: &Hub, req: http::Request<Incoming>) -> Response {
         return json_error(403, "application disabled");
     }
     match (method, route) {
-        ("POST", ["events"]) => post_events(hub, app, &body),
-        ("POST", ["batch_events"]) => post_batch(hub, app, &body),
-        ("POST", ["channels", channel, "events"]) => post_legacy(hub, app, channel, &body),
-        ("GET", ["channels"]) => get_channels(app, &request),
-        ("GET", ["channels", channel]) => get_channel(app, channel, &request),
-        ("GET", ["channels", channel, "users"]) => get_users(app, channel),
+        ("POST", ["events"]) => post_events(hub, app, &body).await,
+        ("POST", ["batch_events"]) => post_batch(hub, app, &body).await,
+        ("POST", ["channels", channel, "events"]) => post_legacy(hub, app, channel, &body).await,
+        ("GET", ["channels"]) => get_channels(hub, app, &request).await,
+        ("GET", ["channels", channel]) => get_channel(hub, app, channel, &request).await,
+        ("GET", ["channels", channel, "users"]) => get_users(hub, app, channel).await,
         ("POST", ["users", user_id, "terminate_connections"]) => {
-            app.terminate_user(user_id);
+            hub.adapter.terminate_user(app, user_id).await;
             json(200, "{}")
         }
         _ => json_error(404, "no such API endpoint"),
@@ -191,7 +191,7 @@ fn validate_event(app: &AppState, body: EventBody) -> Result<Event, Refusal> {
     })
 }
 
-fn publish(hub: &Hub, app: &AppState, event: &Event) -> Value {
+async fn publish(hub: &Hub, app: &AppState, event: &Event) -> Value {
     hub.metrics.api_events.fetch_add(1, Ordering::Relaxed);
     let mut info = Map::new();
     for channel in &event.channels {
@@ -202,9 +202,9 @@ fn publish(hub: &Hub, app: &AppState, event: &Event) -> Value {
             user_id: None,
         }
         .to_frame();
-        app.publish(channel, &frame, event.except.as_ref());
+        hub.adapter.publish(app, channel, &frame, event.except.as_ref()).await;
         if event.info.any() {
-            let stats = app.channel_stats(channel).unwrap_or_default();
+            let stats = hub.adapter.channel_stats(app, channel).await.unwrap_or_default();
             info.insert(channel.clone(), event.info.render(ChannelKind::of(channel), stats));
         }
     }
@@ -226,50 +226,58 @@ fn answer(result: Result<Value, Refusal>) -> Response {
     }
 }
 
-fn post_events(hub: &Hub, app: &AppState, body: &Bytes) -> Response {
-    answer(parse_json(body).and_then(|b| validate_event(app, b)).map(|e| publish(hub, app, &e)))
+async fn post_events(hub: &Hub, app: &AppState, body: &Bytes) -> Response {
+    match parse_json(body).and_then(|b| validate_event(app, b)) {
+        Ok(event) => answer(Ok(publish(hub, app, &event).await)),
+        Err(refusal) => answer(Err(refusal)),
+    }
 }
 
-fn post_legacy(hub: &Hub, app: &AppState, channel: &str, body: &Bytes) -> Response {
-    answer(parse_json::<EventBody>(body).and_then(|mut b| {
+async fn post_legacy(hub: &Hub, app: &AppState, channel: &str, body: &Bytes) -> Response {
+    let event = parse_json::<EventBody>(body).and_then(|mut b| {
         b.channel = Some(channel.to_string());
         b.channels = None;
-        let event = validate_event(app, b)?;
-        Ok(publish(hub, app, &event))
-    }))
+        validate_event(app, b)
+    });
+    match event {
+        Ok(event) => answer(Ok(publish(hub, app, &event).await)),
+        Err(refusal) => answer(Err(refusal)),
+    }
 }
 
-fn post_batch(hub: &Hub, app: &AppState, body: &Bytes) -> Response {
+async fn post_batch(hub: &Hub, app: &AppState, body: &Bytes) -> Response {
     #[derive(Deserialize)]
     struct Batch {
         batch: Vec<EventBody>,
     }
-    answer(parse_json::<Batch>(body).and_then(|batch| {
+    let events = parse_json::<Batch>(body).and_then(|batch| {
         let max = app.config.limits.max_batch_size;
         if batch.batch.len() > max {
             return Err((400, format!("more than {max} events in one batch")));
         }
-        let events = batch
+        batch
             .batch
             .into_iter()
             .map(|b| validate_event(app, b))
-            .collect::<Result<Vec<_>, _>>()?;
-        let with_info = events.iter().any(|e| e.info.any());
-        let results: Vec<Value> = events
-            .iter()
-            .map(|event| {
-                let result = publish(hub, app, event);
-                match event.channels.first() {
-                    Some(channel) if event.info.any() => result["channels"][channel].clone(),
-                    _ => json!({}),
-                }
-            })
-            .collect();
-        Ok(if with_info { json!({ "batch": results }) } else { json!({}) })
-    }))
+            .collect::<Result<Vec<_>, _>>()
+    });
+    let events = match events {
+        Ok(events) => events,
+        Err(refusal) => return answer(Err(refusal)),
+    };
+    let with_info = events.iter().any(|e| e.info.any());
+    let mut results = Vec::with_capacity(events.len());
+    for event in &events {
+        let result = publish(hub, app, event).await;
+        results.push(match event.channels.first() {
+            Some(channel) if event.info.any() => result["channels"][channel].clone(),
+            _ => json!({}),
+        });
+    }
+    answer(Ok(if with_info { json!({ "batch": results }) } else { json!({}) }))
 }
 
-fn get_channels(app: &AppState, request: &ApiRequest<'_>) -> Response {
+async fn get_channels(hub: &Hub, app: &AppState, request: &ApiRequest<'_>) -> Response {
     let prefix = request.param("filter_by_prefix").unwrap_or("");
     let info = match Info::parse(request.param("info")) {
         Ok(info) => info,
@@ -279,14 +287,14 @@ fn get_channels(app: &AppState, request: &ApiRequest<'_>) -> Response {
         return json_error(400, "info=user_count requires filter_by_prefix=presence-");
     }
     let mut channels = Map::new();
-    for (name, stats) in app.channels_with_prefix(prefix) {
+    for (name, stats) in hub.adapter.channels_with_prefix(app, prefix).await {
         let kind = ChannelKind::of(&name);
         channels.insert(name, info.render(kind, stats));
     }
     json(200, json!({ "channels": channels }).to_string())
 }
 
-fn get_channel(app: &AppState, channel: &str, request: &ApiRequest<'_>) -> Response {
+async fn get_channel(hub: &Hub, app: &AppState, channel: &str, request: &ApiRequest<'_>) -> Response {
     let kind = match channel::validate_name(channel, app.config.limits.max_channel_name_length) {
         Ok(kind) => kind,
         Err(e) => return json_error(400, &e.to_string()),
@@ -298,7 +306,7 @@ fn get_channel(app: &AppState, channel: &str, request: &ApiRequest<'_>) -> Respo
     if info.user_count && !kind.is_presence() {
         return json_error(400, "info=user_count is only available for presence channels");
     }
-    let stats = app.channel_stats(channel);
+    let stats = hub.adapter.channel_stats(app, channel).await;
     let mut body = info.render(kind, stats.unwrap_or_default());
     if let Value::Object(map) = &mut body {
         map.insert("occupied".into(), stats.is_some().into());
@@ -306,12 +314,14 @@ fn get_channel(app: &AppState, channel: &str, request: &ApiRequest<'_>) -> Respo
     json(200, body.to_string())
 }
 
-fn get_users(app: &AppState, channel: &str) -> Response {
+async fn get_users(hub: &Hub, app: &AppState, channel: &str) -> Response {
     if !ChannelKind::of(channel).is_presence() {
         return json_error(400, "users can only be listed for presence channels");
     }
-    let users: Vec<Value> = app
-        .presence_users(channel)
+    let users: Vec<Value> = hub
+        .adapter
+        .presence_users(app, channel)
+        .await
         .unwrap_or_default()
         .into_iter()
         .map(|id| json!({ "id": id }))

@@ -8,6 +8,7 @@ use tokio::sync::watch;
 
 use crate::app::Apps;
 
+use super::adapter::Adapter;
 use super::app_state::AppState;
 use super::config::ServerConfig;
 use super::metrics::Metrics;
@@ -29,6 +30,8 @@ pub struct Hub {
     pub metrics: Metrics,
     /// Webhook outcomes, shared by the apps' senders.
     pub webhook_stats: Arc<WebhookStats>,
+    /// Where shared state lives: this process alone, or a cluster.
+    pub adapter: Adapter,
     /// The TLS acceptor, when serving TLS; replaced on reload.
     tls: std::sync::RwLock<Option<duplex::tls::TlsAcceptor>>,
     /// The demo pages' state (leaderboard, chat histories).
@@ -78,6 +81,7 @@ impl Hub {
             shutdown: watch::channel(false).0,
             metrics: Metrics::default(),
             webhook_stats,
+            adapter: Adapter::Memory,
             tls: std::sync::RwLock::new(None),
             demo: super::demo::Demo::default(),
         })

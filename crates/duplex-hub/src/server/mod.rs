@@ -5,6 +5,7 @@
 //! every client to reconnect (4200) and waits for them to go, up to a drain
 //! time.
 
+mod adapter;
 mod api;
 mod app_state;
 mod config;
@@ -16,6 +17,7 @@ mod metrics;
 mod session;
 mod webhook;
 
+pub use adapter::Adapter;
 pub use app_state::{AppState, ChannelStats};
 pub use config::{ConfigError, ServerConfig};
 pub use hub::Hub;

@@ -468,7 +468,7 @@ where
             user_id: user_id.as_deref(),
         }
         .to_frame();
-        self.app.publish(channel, &frame, Some(&self.socket_id));
+        self.hub.adapter.publish(&self.app, channel, &frame, Some(&self.socket_id)).await;
         self.app.webhook(WebhookEventData::client_event(
             channel,
             event,

@@ -16,6 +16,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use http_body_util::Full;
+use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
@@ -136,10 +137,22 @@ impl Webhooks {
     }
 }
 
-type HttpClient = Client<HttpConnector, Full<Bytes>>;
+type HttpClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
+
+/// An HTTP client for `http://` and `https://` webhook URLs (TLS with the
+/// Mozilla root certificates).
+fn http_client() -> HttpClient {
+    let tls = duplex::tls::default_client_config();
+    let connector = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config((*tls).clone())
+        .https_or_http()
+        .enable_http1()
+        .build();
+    Client::builder(TokioExecutor::new()).build(connector)
+}
 
 async fn deliver_loop(app: AppConfig, mut rx: mpsc::Receiver<WebhookEventData>, stats: Arc<WebhookStats>) {
-    let client: HttpClient = Client::builder(TokioExecutor::new()).build_http();
+    let client = http_client();
     while let Some(first) = rx.recv().await {
         let mut batch = vec![first];
         let deadline = tokio::time::Instant::now() + BATCH_WINDOW;
@@ -200,9 +213,6 @@ async fn deliver(client: HttpClient, hook: WebhookConfig, key: String, signature
 }
 
 async fn attempt(client: &HttpClient, url: &str, key: &str, signature: &str, body: Bytes) -> Result<(), String> {
-    if url.starts_with("https://") {
-        return Err("https webhook URLs are not supported yet by this build".into());
-    }
     let request = http::Request::post(url)
         .header(http::header::CONTENT_TYPE, "application/json")
         .header("X-Pusher-Key", key)

@@ -339,7 +339,9 @@ fn message(hub: &Hub, app: &AppState, req: MessageRequest) -> Result<serde_json:
     Ok(value)
 }
 
-/// Publishes an event as the HTTP API does.
+/// Publishes an event as the HTTP API does, to this node's subscribers: the
+/// demo keeps its board and histories in this process (a cluster deployment
+/// would publish through `hub.adapter` and share the board).
 fn publish(app: &AppState, channel: &str, event: &str, data: &str) {
     let frame = ServerMessage::ChannelEvent {
         event,
