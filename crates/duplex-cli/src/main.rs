@@ -4,6 +4,7 @@ use anyhow::Result;
 use clap::{Parser, Subcommand};
 
 mod autobahn;
+mod connect;
 mod echo;
 mod serve;
 
@@ -32,6 +33,7 @@ enum Command {
     Echo(echo::EchoArgs),
     /// Drive the Autobahn TestSuite's client mode (getCaseCount, runCase, updateReports).
     AutobahnClient(autobahn::AutobahnArgs),
+    Connect(connect::ConnectArgs),
 }
 
 fn init_logging(format: LogFormat) {
@@ -48,11 +50,16 @@ fn init_logging(format: LogFormat) {
 }
 
 fn main() -> Result<()> {
-    let cli = Cli::parse();
+    // A bad command line exits with 64 (EX_USAGE), as a bad config does.
+    let cli = Cli::try_parse().unwrap_or_else(|e| {
+        let _ = e.print();
+        std::process::exit(if e.use_stderr() { 64 } else { 0 })
+    });
     init_logging(cli.log_format);
     match cli.command {
         Command::Serve(args) => serve::run(args),
         Command::Echo(args) => echo::run(args),
         Command::AutobahnClient(args) => autobahn::run(args),
+        Command::Connect(args) => connect::run(args),
     }
 }

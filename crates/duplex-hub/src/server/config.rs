@@ -35,6 +35,12 @@ pub struct ServerConfig {
     /// Frames that may wait for one slow connection; when full, the client
     /// is disconnected with 4100.
     pub send_queue_frames: usize,
+    /// The kernel send buffer of each connection (`SO_SNDBUF`), in bytes.
+    /// Unset, Linux grows it up to `net.ipv4.tcp_wmem`'s maximum (4 MiB by
+    /// default) for a client that stops reading, which both holds that much
+    /// kernel memory and delays noticing the slow client; a fixed size bounds
+    /// both, at some cost to throughput on long fat links.
+    pub socket_send_buffer_bytes: Option<usize>,
     /// Largest HTTP API request body, in bytes (413 beyond).
     pub max_request_body_bytes: usize,
     /// Largest HTTP request head (request line and headers), in bytes; a
@@ -71,6 +77,7 @@ impl Default for ServerConfig {
             signin_timeout: 30,
             handshake_timeout: 10,
             send_queue_frames: 1024,
+            socket_send_buffer_bytes: None,
             max_request_body_bytes: 1 << 20,
             max_request_head_bytes: 16 * 1024,
             api_timestamp_window: crate::api_auth::DEFAULT_TIMESTAMP_WINDOW_SECS,

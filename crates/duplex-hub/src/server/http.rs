@@ -59,6 +59,11 @@ pub async fn serve(hub: Arc<Hub>, listener: TcpListener) {
             _ = shutdown.changed() => return,
         };
         let _ = tcp.set_nodelay(true);
+        if let Some(bytes) = hub.config.socket_send_buffer_bytes {
+            if let Err(e) = socket2::SockRef::from(&tcp).set_send_buffer_size(bytes) {
+                tracing::warn!("cannot set the socket send buffer: {e}");
+            }
+        }
         let hub = hub.clone();
         let acceptor = acceptor.clone();
         tokio::spawn(async move {
