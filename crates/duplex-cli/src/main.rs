@@ -33,6 +33,7 @@ enum Command {
     Echo(echo::EchoArgs),
     /// Drive the Autobahn TestSuite's client mode (getCaseCount, runCase, updateReports).
     AutobahnClient(autobahn::AutobahnArgs),
+    /// Connect to a WebSocket server: interactive on a terminal, lines in and out in a pipe, or Pusher events as JSON.
     Connect(connect::ConnectArgs),
 }
 
