@@ -18,6 +18,7 @@ runner="$shared/autobahn/run.sh"
 [ -f "$runner" ] || { echo "autobahn.sh: $runner not found (set DUPLEX_SHARED)" >&2; exit 2; }
 duplex="$root/target/debug/duplex"
 [ -x "$duplex" ] || { echo "autobahn.sh: build first: cargo build -p duplex-cli" >&2; exit 2; }
+export AUTOBAHN_TIMEOUT="${AUTOBAHN_TIMEOUT:-3000}"
 export AUTOBAHN_REPORTS="${AUTOBAHN_REPORTS:-$root/target/autobahn-reports}"
 mode="${1:?usage: autobahn.sh server|client [CASES]}"
 shift
