@@ -252,6 +252,24 @@ async fn subscription_rules() {
 }
 
 #[tokio::test]
+async fn channels_per_connection_are_limited() {
+    let server = TestServer::start(|c| c.max_channels_per_connection = 3).await;
+    let (mut ws, _) = server.connect().await;
+    for i in 0..3 {
+        let reply = subscribe(&mut ws, &format!("c{i}"), None, None).await;
+        assert_eq!(reply["event"], "pusher_internal:subscription_succeeded");
+    }
+    let reply = subscribe(&mut ws, "c3", None, None).await;
+    assert_eq!(reply["event"], "pusher:subscription_error");
+    assert_eq!(data_of(&reply)["type"], "LimitReached");
+    // Leaving one makes room again.
+    send_json(&mut ws, json!({"event": "pusher:unsubscribe", "data": {"channel": "c0"}})).await;
+    let reply = subscribe(&mut ws, "c3", None, None).await;
+    assert_eq!(reply["event"], "pusher_internal:subscription_succeeded");
+    server.stop().await;
+}
+
+#[tokio::test]
 async fn presence_join_and_leave() {
     let server = TestServer::start(|_| {}).await;
     let join = |socket_id: SocketId, user: &'static str| {

@@ -50,6 +50,9 @@ pub struct ServerConfig {
     pub api_timestamp_window: u64,
     /// Connections across all apps; more are refused with 4100.
     pub max_connections: u64,
+    /// Channels one connection may be subscribed to at once; more are
+    /// refused with `pusher:subscription_error` (`LimitReached`).
+    pub max_channels_per_connection: usize,
     /// Frames one connection may send per second (bursts up to the same
     /// number); a flood is closed with 4301.
     pub max_messages_per_second: u32,
@@ -83,6 +86,7 @@ impl Default for ServerConfig {
             api_timestamp_window: crate::api_auth::DEFAULT_TIMESTAMP_WINDOW_SECS,
             max_connections: 100_000,
             max_messages_per_second: 100,
+            max_channels_per_connection: 1000,
             compression: false,
             demo: true,
             tls_cert: None,
@@ -124,6 +128,7 @@ impl ServerConfig {
             ("max_request_body_bytes", self.max_request_body_bytes as u64),
             ("max_connections", self.max_connections),
             ("max_messages_per_second", u64::from(self.max_messages_per_second)),
+            ("max_channels_per_connection", self.max_channels_per_connection as u64),
         ] {
             if value == 0 {
                 return Err(ConfigError::Invalid(format!("`{name}` must be at least 1")));

@@ -377,6 +377,11 @@ where
     }
 
     async fn subscribe(&mut self, channel: &str, token: Option<&str>, channel_data: Option<&str>) {
+        let max_channels = self.hub.config.max_channels_per_connection;
+        if self.channels.len() >= max_channels && !self.channels.contains(channel) {
+            let error = format!("A connection may be subscribed to at most {max_channels} channels");
+            return self.subscription_error(channel, "LimitReached", &error, 403).await;
+        }
         let limits = &self.app.config.limits;
         let kind = match channel::validate_name(channel, limits.max_channel_name_length) {
             Ok(kind) => kind,
