@@ -34,16 +34,23 @@ impl Utf8Validator {
                 return Ok(()); // `input` was used up and the character is still cut.
             }
         }
-        match simdutf8::compat::from_utf8(input) {
-            Ok(_) => Ok(()),
-            Err(e) if e.error_len().is_some() => Err(InvalidUtf8),
-            Err(e) => {
-                let rest = &input[e.valid_up_to()..];
-                self.partial[..rest.len()].copy_from_slice(rest);
-                self.partial_len = rest.len();
-                Ok(())
+        // Keep a character cut by the end of the piece out of the bulk check,
+        // so the bulk takes simdutf8's fast path (its error path re-checks).
+        let cut = incomplete_tail_start(input);
+        let (head, tail) = input.split_at(cut);
+        if simdutf8::basic::from_utf8(head).is_err() {
+            return Err(InvalidUtf8);
+        }
+        if !tail.is_empty() {
+            match std::str::from_utf8(tail) {
+                Err(e) if e.error_len().is_none() && e.valid_up_to() == 0 => {
+                    self.partial[..tail.len()].copy_from_slice(tail);
+                    self.partial_len = tail.len();
+                }
+                _ => return Err(InvalidUtf8),
             }
         }
+        Ok(())
     }
 
     /// Whether the message may end here (no character is cut).
@@ -88,6 +95,26 @@ impl Utf8Validator {
             Err(_) => Err(InvalidUtf8),
         }
     }
+}
+
+/// Where a multi-byte character that the end of `input` cuts short begins
+/// (`input.len()` when the last character is whole).
+fn incomplete_tail_start(input: &[u8]) -> usize {
+    let n = input.len();
+    for back in 1..=n.min(3) {
+        let byte = input[n - back];
+        if byte & 0xC0 != 0x80 {
+            // The last lead (or ASCII) byte: how long is its character?
+            let width = match byte {
+                0xF0..=0xFF => 4,
+                0xE0..=0xEF => 3,
+                0xC0..=0xDF => 2,
+                _ => 1,
+            };
+            return if width > back { n - back } else { n };
+        }
+    }
+    n
 }
 
 #[cfg(test)]
