@@ -519,10 +519,24 @@ async fn health_metrics_and_plain_http_on_the_websocket_path() {
     let server = TestServer::start(|_| {}).await;
     assert_eq!(server.http("GET", "/healthz", "").await.0, 200);
     assert_eq!(server.http("GET", "/readyz", "").await.0, 200);
-    let (_ws, _) = server.connect().await;
+    let (mut ws, _) = server.connect().await;
+    subscribe(&mut ws, "m", None, None).await;
+    server.publish("m", "e", "x").await;
+    next_json(&mut ws).await;
     let (status, metrics) = server.http("GET", "/metrics", "").await;
     assert_eq!(status, 200);
-    assert!(metrics.as_str().unwrap().contains("duplex_connections 1"), "{metrics}");
+    let metrics = metrics.as_str().unwrap();
+    for line in [
+        "duplex_connections 1",
+        "duplex_channels 1",
+        "duplex_app_connections{app=\"1\"} 1",
+        "duplex_app_api_events_total{app=\"1\"} 1",
+        "duplex_publish_to_send_seconds_count 2", // subscription_succeeded and the event
+        "duplex_send_queue_drops_total 0",
+        "duplex_publish_to_send_seconds_bucket{le=\"+Inf\"} 2",
+    ] {
+        assert!(metrics.lines().any(|l| l == line), "missing {line:?} in\n{metrics}");
+    }
     assert_eq!(server.http("GET", &format!("/app/{KEY}"), "").await.0, 426);
     server.stop().await;
 }

@@ -193,6 +193,7 @@ fn validate_event(app: &AppState, body: EventBody) -> Result<Event, Refusal> {
 
 async fn publish(hub: &Hub, app: &AppState, event: &Event) -> Value {
     hub.metrics.api_events.fetch_add(1, Ordering::Relaxed);
+    app.counters.api_events.fetch_add(1, Ordering::Relaxed);
     let mut info = Map::new();
     for channel in &event.channels {
         let frame = ServerMessage::ChannelEvent {

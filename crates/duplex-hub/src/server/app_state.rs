@@ -38,6 +38,23 @@ pub struct AppState {
     users: Mutex<HashMap<String, HashMap<SocketId, ConnHandle>>>,
     /// Webhook delivery, if the app has webhooks.
     webhooks: Option<Webhooks>,
+    /// Traffic counters, for `/metrics`.
+    pub counters: AppCounters,
+}
+
+/// Per-app traffic counters.
+#[derive(Debug, Default)]
+pub struct AppCounters {
+    /// Text frames received from the app's clients.
+    pub messages_in: AtomicU64,
+    /// Bytes of those frames.
+    pub bytes_in: AtomicU64,
+    /// Frames sent to the app's clients.
+    pub messages_out: AtomicU64,
+    /// Bytes of those frames.
+    pub bytes_out: AtomicU64,
+    /// Events published through the HTTP API.
+    pub api_events: AtomicU64,
 }
 
 #[derive(Debug, Default)]
@@ -90,6 +107,7 @@ impl AppState {
             channels: Mutex::new(Channels::default()),
             users: Mutex::new(HashMap::new()),
             webhooks,
+            counters: AppCounters::default(),
         }
     }
 

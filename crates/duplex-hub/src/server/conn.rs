@@ -1,7 +1,8 @@
 //! The handle other parts of the server hold on one connection.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use tokio::sync::{mpsc, Notify};
 
@@ -49,6 +50,16 @@ impl Closer {
     }
 }
 
+/// A frame waiting in a connection's queue, with when it was queued (for
+/// the publish-to-send latency).
+#[derive(Debug, Clone)]
+pub struct Outbound {
+    /// The frame.
+    pub frame: Frame,
+    /// When it was queued.
+    pub queued_at: Instant,
+}
+
 /// One connection as seen from channels and the API: where to send its
 /// frames and how to close it. Cheap to clone.
 #[derive(Debug, Clone)]
@@ -56,16 +67,18 @@ pub struct ConnHandle {
     /// The connection's socket id.
     pub socket_id: SocketId,
     /// Its bounded send queue. Fan-out never waits on it.
-    tx: mpsc::Sender<Frame>,
+    tx: mpsc::Sender<Outbound>,
     /// Closes the connection.
     closer: Arc<Closer>,
     /// Set once the queue overflowed, so the overflow is reported once.
     overflowed: Arc<AtomicBool>,
+    /// Counts frames dropped on full queues (process-wide metric).
+    drops: Arc<AtomicU64>,
 }
 
 impl ConnHandle {
     /// A handle and the receiving end of its send queue of `capacity` frames.
-    pub fn new(socket_id: SocketId, capacity: usize) -> (Self, mpsc::Receiver<Frame>, Arc<Closer>) {
+    pub fn new(socket_id: SocketId, capacity: usize, drops: Arc<AtomicU64>) -> (Self, mpsc::Receiver<Outbound>, Arc<Closer>) {
         let (tx, rx) = mpsc::channel(capacity.max(1));
         let closer = Arc::new(Closer::default());
         (
@@ -74,6 +87,7 @@ impl ConnHandle {
                 tx,
                 closer: closer.clone(),
                 overflowed: Arc::new(AtomicBool::new(false)),
+                drops,
             },
             rx,
             closer,
@@ -84,9 +98,14 @@ impl ConnHandle {
     /// not keep up: it is disconnected with 4100 rather than slowing down
     /// everyone else or growing memory. Returns whether the frame was queued.
     pub fn send(&self, frame: Frame) -> bool {
-        match self.tx.try_send(frame) {
+        let outbound = Outbound {
+            frame,
+            queued_at: Instant::now(),
+        };
+        match self.tx.try_send(outbound) {
             Ok(()) => true,
             Err(mpsc::error::TrySendError::Full(_)) => {
+                self.drops.fetch_add(1, Ordering::Relaxed);
                 if !self.overflowed.swap(true, Ordering::Relaxed) {
                     tracing::info!(socket_id = %self.socket_id, "send queue full: disconnecting slow client");
                     self.closer.close(4100, "Over capacity: the client does not read fast enough");

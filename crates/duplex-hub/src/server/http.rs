@@ -170,13 +170,42 @@ fn upgrade(hub: Arc<Hub>, acceptor: &Acceptor, req: &mut http::Request<Incoming>
 }
 
 fn metrics(hub: &Hub) -> Response {
+    use std::fmt::Write;
+    let load = |a: &std::sync::atomic::AtomicU64| a.load(std::sync::atomic::Ordering::Relaxed);
     let mut channels = 0;
-    for app in hub.apps() {
-        channels += app.channels_with_prefix("").len() as u64;
+    let mut per_app = String::new();
+    let series: [(&str, &str, &str); 7] = [
+        ("duplex_app_connections", "gauge", "Open connections per app"),
+        ("duplex_app_channels", "gauge", "Occupied channels per app"),
+        ("duplex_app_messages_in_total", "counter", "Frames received per app"),
+        ("duplex_app_bytes_in_total", "counter", "Bytes received per app"),
+        ("duplex_app_messages_out_total", "counter", "Frames sent per app"),
+        ("duplex_app_bytes_out_total", "counter", "Bytes sent per app"),
+        ("duplex_app_api_events_total", "counter", "Events published through the HTTP API per app"),
+    ];
+    let apps: Vec<_> = hub.apps().collect();
+    for (i, (name, kind, help)) in series.iter().enumerate() {
+        let _ = writeln!(per_app, "# HELP {name} {help}\n# TYPE {name} {kind}");
+        for app in &apps {
+            let c = &app.counters;
+            let value = match i {
+                0 => app.connection_count(),
+                1 => {
+                    let n = app.channels_with_prefix("").len() as u64;
+                    channels += n;
+                    n
+                }
+                2 => load(&c.messages_in),
+                3 => load(&c.bytes_in),
+                4 => load(&c.messages_out),
+                5 => load(&c.bytes_out),
+                _ => load(&c.api_events),
+            };
+            let _ = writeln!(per_app, "{name}{{app=\"{}\"}} {value}", app.config.id);
+        }
     }
     let stats = &hub.webhook_stats;
-    let load = |a: &std::sync::atomic::AtomicU64| a.load(std::sync::atomic::Ordering::Relaxed);
-    let text = hub.metrics.render(&[
+    let mut text = hub.metrics.render(&[
         ("duplex_connections", "Open WebSocket connections", hub.connection_count()),
         ("duplex_channels", "Occupied channels", channels),
         ("duplex_webhooks_delivered", "Webhook requests delivered", load(&stats.delivered)),
@@ -184,5 +213,6 @@ fn metrics(hub: &Hub) -> Response {
         ("duplex_webhooks_failed", "Webhook requests given up", load(&stats.failed)),
         ("duplex_webhooks_dropped", "Webhook events dropped (queue full)", load(&stats.dropped)),
     ]);
+    text.push_str(&per_app);
     respond(200, "text/plain; version=0.0.4", text)
 }

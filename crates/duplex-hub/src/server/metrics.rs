@@ -2,6 +2,56 @@
 
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Upper bounds of the latency histogram's buckets, in microseconds.
+const LATENCY_BUCKETS_US: [u64; 14] = [
+    50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000, 25_000, 50_000, 100_000, 250_000, 500_000, 1_000_000,
+];
+
+/// A latency histogram with fixed buckets, updated without locks.
+#[derive(Debug)]
+pub struct Histogram {
+    /// Non-cumulative counts per bucket; the last is +Inf.
+    buckets: [AtomicU64; LATENCY_BUCKETS_US.len() + 1],
+    sum_us: AtomicU64,
+    count: AtomicU64,
+}
+
+impl Default for Histogram {
+    fn default() -> Self {
+        Histogram {
+            buckets: std::array::from_fn(|_| AtomicU64::new(0)),
+            sum_us: AtomicU64::new(0),
+            count: AtomicU64::new(0),
+        }
+    }
+}
+
+impl Histogram {
+    /// Records one observation.
+    pub fn observe(&self, value: Duration) {
+        let us = u64::try_from(value.as_micros()).unwrap_or(u64::MAX);
+        let bucket = LATENCY_BUCKETS_US.iter().position(|&le| us <= le).unwrap_or(LATENCY_BUCKETS_US.len());
+        self.buckets[bucket].fetch_add(1, Ordering::Relaxed);
+        self.sum_us.fetch_add(us, Ordering::Relaxed);
+        self.count.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn render(&self, out: &mut String, name: &str, help: &str) {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} histogram");
+        let mut cumulative = 0;
+        for (i, le) in LATENCY_BUCKETS_US.iter().enumerate() {
+            cumulative += self.buckets[i].load(Ordering::Relaxed);
+            let _ = writeln!(out, "{name}_bucket{{le=\"{}\"}} {cumulative}", *le as f64 / 1e6);
+        }
+        cumulative += self.buckets[LATENCY_BUCKETS_US.len()].load(Ordering::Relaxed);
+        let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {cumulative}");
+        let _ = writeln!(out, "{name}_sum {}", self.sum_us.load(Ordering::Relaxed) as f64 / 1e6);
+        let _ = writeln!(out, "{name}_count {}", self.count.load(Ordering::Relaxed));
+    }
+}
 
 /// Process-wide counters. Per-app series are rendered from the app states.
 #[derive(Debug)]
@@ -22,6 +72,10 @@ pub struct Metrics {
     pub api_errors: AtomicU64,
     /// Connections closed with a Pusher error code, by code (4000–4399).
     pub closes_by_code: [AtomicU64; 400],
+    /// Frames dropped because a connection's send queue was full.
+    pub send_queue_drops: Arc<AtomicU64>,
+    /// Time from queuing a frame for a connection to writing it.
+    pub publish_to_send: Histogram,
 }
 
 impl Default for Metrics {
@@ -35,6 +89,8 @@ impl Default for Metrics {
             api_events: AtomicU64::new(0),
             api_errors: AtomicU64::new(0),
             closes_by_code: std::array::from_fn(|_| AtomicU64::new(0)),
+            send_queue_drops: Arc::new(AtomicU64::new(0)),
+            publish_to_send: Histogram::default(),
         }
     }
 }
@@ -50,6 +106,9 @@ impl Metrics {
     /// Renders the counters (plus the gauges passed in) as Prometheus text.
     pub fn render(&self, gauges: &[(&str, &str, u64)]) -> String {
         let mut out = String::new();
+        let drops = self.send_queue_drops.load(Ordering::Relaxed);
+        let _ = writeln!(out, "# HELP duplex_send_queue_drops_total Frames dropped on full send queues (the client is disconnected)\n# TYPE duplex_send_queue_drops_total counter\nduplex_send_queue_drops_total {drops}");
+        self.publish_to_send.render(&mut out, "duplex_publish_to_send_seconds", "Time from queuing a frame for a connection to writing it");
         let counters = [
             ("duplex_connections_total", "WebSocket connections accepted", &self.connections_total),
             ("duplex_messages_in_total", "Frames received from clients", &self.messages_in),

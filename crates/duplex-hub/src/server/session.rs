@@ -23,7 +23,7 @@ use crate::channel::{self, ChannelKind};
 use crate::protocol::{ClientMessage, ErrorCode, Frame, ServerMessage};
 
 use super::app_state::{AppState, SubscribeError};
-use super::conn::{CloseOrder, Closer, ConnHandle};
+use super::conn::{CloseOrder, Closer, ConnHandle, Outbound};
 use super::hub::Hub;
 use super::webhook::WebhookEventData;
 
@@ -89,7 +89,8 @@ where
         return refuse_connection(&hub, ws, code, "Application is over connection quota").await;
     };
     let socket_id = SocketId::generate();
-    let (handle, rx, closer) = ConnHandle::new(socket_id.clone(), hub.config.send_queue_frames);
+    let drops = hub.metrics.send_queue_drops.clone();
+    let (handle, rx, closer) = ConnHandle::new(socket_id.clone(), hub.config.send_queue_frames, drops);
     let mut session = Session {
         activity_timeout: Duration::from_secs(hub.config.activity_timeout.into()),
         pong_timeout: Duration::from_secs(hub.config.pong_timeout.into()),
@@ -165,7 +166,7 @@ impl<S> Session<S>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    async fn run(&mut self, mut rx: mpsc::Receiver<Frame>, closer: Arc<Closer>) {
+    async fn run(&mut self, mut rx: mpsc::Receiver<Outbound>, closer: Arc<Closer>) {
         let established = ServerMessage::ConnectionEstablished {
             socket_id: &self.socket_id,
             activity_timeout: self.hub.config.activity_timeout,
@@ -248,10 +249,12 @@ where
 
     /// Writes `first` and whatever else is queued, then flushes; a close
     /// order interrupts a flush that a slow client holds up.
-    async fn write_queued(&mut self, first: Frame, rx: &mut mpsc::Receiver<Frame>, closer: &Closer) -> Step {
+    async fn write_queued(&mut self, first: Outbound, rx: &mut mpsc::Receiver<Outbound>, closer: &Closer) -> Step {
         let mut frame = Some(first);
         let mut count = 0;
-        while let Some(f) = frame.take() {
+        while let Some(outbound) = frame.take() {
+            self.hub.metrics.publish_to_send.observe(outbound.queued_at.elapsed());
+            let f = outbound.frame;
             self.count_out(&f);
             if self.ws.feed(Message::Text(f.to_text())).await.is_err() {
                 return Step::End;
@@ -275,6 +278,8 @@ where
         let metrics = &self.hub.metrics;
         metrics.messages_out.fetch_add(1, Ordering::Relaxed);
         metrics.bytes_out.fetch_add(frame.len() as u64, Ordering::Relaxed);
+        self.app.counters.messages_out.fetch_add(1, Ordering::Relaxed);
+        self.app.counters.bytes_out.fetch_add(frame.len() as u64, Ordering::Relaxed);
     }
 
     /// Sends a reply to this client right away (not through the queue).
@@ -324,6 +329,8 @@ where
             Message::Text(text) => {
                 self.hub.metrics.messages_in.fetch_add(1, Ordering::Relaxed);
                 self.hub.metrics.bytes_in.fetch_add(text.len() as u64, Ordering::Relaxed);
+                self.app.counters.messages_in.fetch_add(1, Ordering::Relaxed);
+                self.app.counters.bytes_in.fetch_add(text.len() as u64, Ordering::Relaxed);
                 self.on_text(&text).await
             }
             Message::Binary(_) => Step::Close(CloseOrder {
