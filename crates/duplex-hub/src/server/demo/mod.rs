@@ -445,7 +445,7 @@ mod tests {
     ) -> (
         Arc<Hub>,
         SocketId,
-        tokio::sync::mpsc::Receiver<crate::Frame>,
+        tokio::sync::mpsc::Receiver<super::super::conn::Outbound>,
     ) {
         let mut config = crate::server::ServerConfig::default();
         config
@@ -454,7 +454,7 @@ mod tests {
         let apps = config.validate().unwrap();
         let hub = Hub::new(config, &apps);
         let socket_id = SocketId::parse("1.1").unwrap();
-        let (conn, rx, _closer) = super::super::conn::ConnHandle::new(socket_id.clone(), 16);
+        let (conn, rx, _closer) = super::super::conn::ConnHandle::new(socket_id.clone(), 16, Default::default());
         let data = json!({ "user_id": user_id, "user_info": { "name": "Ann" } }).to_string();
         let member = crate::auth::PresenceMember::parse(&data, 1024).unwrap();
         let app = demo_app(&hub).unwrap();
@@ -463,9 +463,9 @@ mod tests {
         (hub, socket_id, rx)
     }
 
-    fn events(rx: &mut tokio::sync::mpsc::Receiver<crate::Frame>) -> Vec<serde_json::Value> {
+    fn events(rx: &mut tokio::sync::mpsc::Receiver<super::super::conn::Outbound>) -> Vec<serde_json::Value> {
         std::iter::from_fn(|| rx.try_recv().ok())
-            .map(|frame| serde_json::from_str(frame.as_str()).unwrap())
+            .map(|outbound| serde_json::from_str(outbound.frame.as_str()).unwrap())
             .collect()
     }
 
