@@ -40,7 +40,10 @@ fn builder(args: &AutobahnArgs, path: &str) -> Result<ClientBuilder> {
 }
 
 async fn run_all(args: AutobahnArgs) -> Result<()> {
-    let (mut ws, _) = builder(&args, "/getCaseCount")?.connect().await.context("connecting to the suite")?;
+    let (mut ws, _) = builder(&args, "/getCaseCount")?
+        .connect()
+        .await
+        .context("connecting to the suite")?;
     let count: u32 = match ws.next().await {
         Some(Ok(Message::Text(text))) => text.trim().parse().context("case count")?,
         other => bail!("expected the case count, got {other:?}"),

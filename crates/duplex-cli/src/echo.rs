@@ -53,7 +53,8 @@ async fn serve(args: EchoArgs) -> Result<()> {
     let acceptor = Arc::new(Acceptor::new().config(config));
     let tls = match (&args.tls_cert, &args.tls_key) {
         (Some(cert), Some(key)) => Some(duplex::tls::TlsAcceptor::from(
-            duplex::tls::server_config_from_pem(cert, key).context("loading the TLS certificate")?,
+            duplex::tls::server_config_from_pem(cert, key)
+                .context("loading the TLS certificate")?,
         )),
         _ => None,
     };
@@ -61,7 +62,10 @@ async fn serve(args: EchoArgs) -> Result<()> {
         .await
         .with_context(|| format!("binding {}", args.listen))?;
     let scheme = if tls.is_some() { "wss" } else { "ws" };
-    tracing::info!("echo server listening on {scheme}://{}", listener.local_addr()?);
+    tracing::info!(
+        "echo server listening on {scheme}://{}",
+        listener.local_addr()?
+    );
     loop {
         let (tcp, peer) = match listener.accept().await {
             Ok(accepted) => accepted,

@@ -59,7 +59,8 @@ pub fn run(args: ServeArgs) -> Result<()> {
 fn load_config(args: &ServeArgs) -> Result<ServerConfig> {
     let mut config = match &args.config {
         Some(path) => {
-            let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading {}", path.display()))?;
             ServerConfig::from_toml(&text).with_context(|| format!("in {}", path.display()))?
         }
         None => ServerConfig::default(),
@@ -78,7 +79,10 @@ fn load_config(args: &ServeArgs) -> Result<ServerConfig> {
         let secret = args.app_secret.clone().unwrap_or_else(random_secret);
         let mut app = AppConfig::new(args.app_id.clone(), args.app_key.clone(), secret);
         app.client_events = true;
-        println!("default app: id={} key={} secret={}", app.id, app.key, app.secret);
+        println!(
+            "default app: id={} key={} secret={}",
+            app.id, app.key, app.secret
+        );
         config.apps.push(app);
     }
     config.validate()?;
@@ -95,7 +99,11 @@ async fn serve(config: ServerConfig, drain: Duration) -> Result<()> {
     let tls = config.tls_cert.is_some();
     let server = Server::bind(config).await?;
     let addr = server.local_addr()?;
-    let (http, ws) = if tls { ("https", "wss") } else { ("http", "ws") };
+    let (http, ws) = if tls {
+        ("https", "wss")
+    } else {
+        ("http", "ws")
+    };
     eprintln!("duplex serve: listening on {http}://{addr} (WebSocket at {ws}://{addr}/app/{{key}}, HTTP API at /apps/{{id}})");
     #[cfg(unix)]
     if tls {
@@ -105,7 +113,9 @@ async fn serve(config: ServerConfig, drain: Duration) -> Result<()> {
             while hangup.recv().await.is_some() {
                 match hub.load_tls() {
                     Ok(()) => tracing::info!("TLS certificate reloaded"),
-                    Err(e) => tracing::error!("TLS certificate reload failed, keeping the old one: {e}"),
+                    Err(e) => {
+                        tracing::error!("TLS certificate reload failed, keeping the old one: {e}")
+                    }
                 }
             }
         });
@@ -118,10 +128,11 @@ async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(term) => term,
-            Err(_) => return std::future::pending().await,
-        };
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(term) => term,
+                Err(_) => return std::future::pending().await,
+            };
         tokio::select! {
             _ = ctrl_c => {}
             _ = term.recv() => {}

@@ -50,7 +50,12 @@ fn thousands_of_lines_come_back_complete_and_in_order() {
     let input: String = (0..5000).map(|i| format!("line {i}\n")).collect();
     let run = connect(&[&ws_url(&echo.addr)], input.as_bytes());
     assert_eq!(run.code(), CLEAN, "{}", run.stderr);
-    assert!(run.stdout_text() == input, "{} of {} bytes came back", run.stdout.len(), input.len());
+    assert!(
+        run.stdout_text() == input,
+        "{} of {} bytes came back",
+        run.stdout.len(),
+        input.len()
+    );
 }
 
 #[test]

@@ -15,7 +15,16 @@ const DRAIN: Duration = Duration::from_secs(5);
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_tells_every_client_to_reconnect_and_exits_within_the_drain_time() {
     let mut server = Command::new(env!("CARGO_BIN_EXE_duplex"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--no-demo", "--drain", "5", "--app-secret", "s"])
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--no-demo",
+            "--drain",
+            "5",
+            "--app-secret",
+            "s",
+        ])
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -54,7 +63,10 @@ async fn sigterm_tells_every_client_to_reconnect_and_exits_within_the_drain_time
     assert_eq!(clients.len(), CLIENTS);
 
     let started = Instant::now();
-    let status = Command::new("kill").args(["-TERM", &server.id().to_string()]).status().unwrap();
+    let status = Command::new("kill")
+        .args(["-TERM", &server.id().to_string()])
+        .status()
+        .unwrap();
     assert!(status.success());
 
     // Every client: the pusher:error 4200, then close 4200.
@@ -66,9 +78,13 @@ async fn sigterm_tells_every_client_to_reconnect_and_exits_within_the_drain_time
                 loop {
                     match tokio::time::timeout(Duration::from_secs(10), ws.next()).await {
                         Ok(Some(Ok(Message::Text(t)))) => saw_error |= t.contains("\"code\":4200"),
-                        Ok(Some(Ok(Message::Close(frame)))) => return (saw_error, frame.map(|f| f.code.0)),
+                        Ok(Some(Ok(Message::Close(frame)))) => {
+                            return (saw_error, frame.map(|f| f.code.0))
+                        }
                         Ok(Some(Ok(_))) => {}
-                        other => panic!("no close frame (saw pusher:error: {saw_error}): {other:?}"),
+                        other => {
+                            panic!("no close frame (saw pusher:error: {saw_error}): {other:?}")
+                        }
                     }
                 }
             })
@@ -86,7 +102,10 @@ async fn sigterm_tells_every_client_to_reconnect_and_exits_within_the_drain_time
             assert!(status.success(), "exit status {status}");
             break;
         }
-        assert!(started.elapsed() < DRAIN + Duration::from_secs(2), "still running after the drain time");
+        assert!(
+            started.elapsed() < DRAIN + Duration::from_secs(2),
+            "still running after the drain time"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }

@@ -42,7 +42,11 @@ async fn start() -> Running {
         },
         Duration::from_secs(1),
     ));
-    Running { addr, hub, _stop: stop }
+    Running {
+        addr,
+        hub,
+        _stop: stop,
+    }
 }
 
 fn upgrade_request(extra: &str) -> String {
@@ -57,7 +61,10 @@ async fn read_head(tcp: &mut TcpStream) -> String {
     let mut head = Vec::new();
     let mut byte = [0u8; 1];
     while !head.ends_with(b"\r\n\r\n") {
-        match tokio::time::timeout(WAIT, tcp.read(&mut byte)).await.expect("timed out reading head") {
+        match tokio::time::timeout(WAIT, tcp.read(&mut byte))
+            .await
+            .expect("timed out reading head")
+        {
             Ok(1) => head.push(byte[0]),
             _ => break,
         }
@@ -68,7 +75,10 @@ async fn read_head(tcp: &mut TcpStream) -> String {
 /// One server frame: (opcode, payload).
 async fn read_frame(tcp: &mut TcpStream) -> Option<(u8, Vec<u8>)> {
     let mut head = [0u8; 2];
-    tokio::time::timeout(WAIT, tcp.read_exact(&mut head)).await.ok()?.ok()?;
+    tokio::time::timeout(WAIT, tcp.read_exact(&mut head))
+        .await
+        .ok()?
+        .ok()?;
     let len = match head[1] & 0x7f {
         126 => u64::from(tcp.read_u16().await.ok()?),
         127 => tcp.read_u64().await.ok()?,
@@ -84,7 +94,11 @@ async fn close_code(tcp: &mut TcpStream) -> Option<u16> {
     loop {
         let (opcode, payload) = read_frame(tcp).await?;
         if opcode == 8 {
-            return Some(if payload.len() >= 2 { u16::from_be_bytes([payload[0], payload[1]]) } else { 1005 });
+            return Some(if payload.len() >= 2 {
+                u16::from_be_bytes([payload[0], payload[1]])
+            } else {
+                1005
+            });
         }
     }
 }
@@ -112,7 +126,9 @@ fn frame(first: u8, payload: &[u8]) -> Vec<u8> {
 /// An open Pusher connection over a raw socket, past `connection_established`.
 async fn open(addr: std::net::SocketAddr, extra_headers: &str) -> TcpStream {
     let mut tcp = TcpStream::connect(addr).await.unwrap();
-    tcp.write_all(upgrade_request(extra_headers).as_bytes()).await.unwrap();
+    tcp.write_all(upgrade_request(extra_headers).as_bytes())
+        .await
+        .unwrap();
     let head = read_head(&mut tcp).await;
     assert!(head.starts_with("HTTP/1.1 101"), "{head}");
     let (opcode, payload) = read_frame(&mut tcp).await.unwrap();
@@ -124,7 +140,11 @@ async fn open(addr: std::net::SocketAddr, extra_headers: &str) -> TcpStream {
 async fn wait_for_no_connections(hub: &duplex_hub::server::Hub, within: Duration) {
     let start = Instant::now();
     while hub.connection_count() > 0 {
-        assert!(start.elapsed() < within, "{} connections still open after {within:?}", hub.connection_count());
+        assert!(
+            start.elapsed() < within,
+            "{} connections still open after {within:?}",
+            hub.connection_count()
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
@@ -151,7 +171,11 @@ async fn slowloris_handshake_is_cut_off() {
         }
     }
     assert!(closed, "the server waited for the whole slow request");
-    assert!(start.elapsed() < Duration::from_secs(4), "cut off after {:?}", start.elapsed());
+    assert!(
+        start.elapsed() < Duration::from_secs(4),
+        "cut off after {:?}",
+        start.elapsed()
+    );
 }
 
 #[tokio::test]
@@ -168,7 +192,8 @@ async fn huge_header_gets_431() {
 async fn wrong_version_gets_426() {
     let server = start().await;
     let mut tcp = TcpStream::connect(server.addr).await.unwrap();
-    let request = upgrade_request("").replace("Sec-WebSocket-Version: 13", "Sec-WebSocket-Version: 8");
+    let request =
+        upgrade_request("").replace("Sec-WebSocket-Version: 13", "Sec-WebSocket-Version: 8");
     tcp.write_all(request.as_bytes()).await.unwrap();
     let head = read_head(&mut tcp).await.to_ascii_lowercase();
     assert!(head.starts_with("http/1.1 426"), "{head}");
@@ -180,15 +205,23 @@ async fn protocol_violations_get_their_close_codes() {
     let server = start().await;
     let cases: Vec<(&str, Vec<u8>, u16)> = vec![
         ("unmasked frame", vec![0x81, 0x02, b'h', b'i'], 1002),
-        ("2^63 length", {
-            let mut f = vec![0x82, 0x80 | 127];
-            f.extend_from_slice(&(1u64 << 63).to_be_bytes());
-            f.extend_from_slice(&[1, 2, 3, 4]);
-            f
-        }, 1002),
+        (
+            "2^63 length",
+            {
+                let mut f = vec![0x82, 0x80 | 127];
+                f.extend_from_slice(&(1u64 << 63).to_be_bytes());
+                f.extend_from_slice(&[1, 2, 3, 4]);
+                f
+            },
+            1002,
+        ),
         ("reserved opcode", frame(0x83, b""), 1002),
         ("bad UTF-8", frame(0x81, &[b'{', 0xff, 0xfe]), 1007),
-        ("invalid close code", frame(0x88, &999u16.to_be_bytes()), 1002),
+        (
+            "invalid close code",
+            frame(0x88, &999u16.to_be_bytes()),
+            1002,
+        ),
         ("fragmented ping", frame(0x09, b"x"), 1002),
         ("RSV2 set", frame(0xA1, b"x"), 1002),
     ];
@@ -218,14 +251,18 @@ async fn compression_bomb_is_refused_with_1009() {
     use flate2::{Compress, Compression, FlushCompress};
     let server = start().await;
     let mut tcp = TcpStream::connect(server.addr).await.unwrap();
-    tcp.write_all(upgrade_request("Sec-WebSocket-Extensions: permessage-deflate\r\n").as_bytes()).await.unwrap();
+    tcp.write_all(upgrade_request("Sec-WebSocket-Extensions: permessage-deflate\r\n").as_bytes())
+        .await
+        .unwrap();
     let head = read_head(&mut tcp).await.to_ascii_lowercase();
     assert!(head.contains("permessage-deflate"), "{head}");
     read_frame(&mut tcp).await.unwrap(); // connection_established
-    // About 1 KiB of DEFLATE that inflates to 1 MiB, far past the message limit.
+                                         // About 1 KiB of DEFLATE that inflates to 1 MiB, far past the message limit.
     let mut compress = Compress::new(Compression::best(), false);
     let mut bomb = Vec::with_capacity(4096);
-    compress.compress_vec(&vec![b' '; 1 << 20], &mut bomb, FlushCompress::Sync).unwrap();
+    compress
+        .compress_vec(&vec![b' '; 1 << 20], &mut bomb, FlushCompress::Sync)
+        .unwrap();
     bomb.truncate(bomb.len() - 4);
     assert!(bomb.len() <= 2048, "{}", bomb.len());
     tcp.write_all(&frame(0xC1, &bomb)).await.unwrap(); // FIN + RSV1 + text
@@ -280,7 +317,14 @@ async fn ten_thousand_connect_disconnect_cycles_leak_nothing() {
     wait_for_no_connections(&server.hub, Duration::from_secs(20)).await;
     tokio::time::sleep(Duration::from_millis(200)).await;
     let (fds_after, rss_after) = (open_fds(), rss_bytes());
-    assert!(fds_after <= fds + 4, "file descriptors: {fds} before, {fds_after} after");
+    assert!(
+        fds_after <= fds + 4,
+        "file descriptors: {fds} before, {fds_after} after"
+    );
     let growth = rss_after.saturating_sub(rss);
-    assert!(growth < 16 << 20, "RSS grew by {} KiB over 10,000 cycles", growth >> 10);
+    assert!(
+        growth < 16 << 20,
+        "RSS grew by {} KiB over 10,000 cycles",
+        growth >> 10
+    );
 }

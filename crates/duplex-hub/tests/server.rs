@@ -65,7 +65,9 @@ impl TestServer {
 
     /// Connects to the app and returns the socket and its socket id.
     async fn connect(&self) -> (Ws, SocketId) {
-        let mut ws = self.connect_raw(&format!("/app/{KEY}?protocol=7&client=js&version=8.4.0")).await;
+        let mut ws = self
+            .connect_raw(&format!("/app/{KEY}?protocol=7&client=js&version=8.4.0"))
+            .await;
         let established = next_json(&mut ws).await;
         assert_eq!(established["event"], "pusher:connection_established");
         let data: Value = serde_json::from_str(established["data"].as_str().unwrap()).unwrap();
@@ -74,14 +76,39 @@ impl TestServer {
         (ws, socket_id)
     }
 
-    async fn api(&self, method: &str, path: &str, params: &[(&str, &str)], body: &str) -> (u16, Value) {
-        let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
-        self.api_signed(method, path, params, body, SECRET, now).await
+    async fn api(
+        &self,
+        method: &str,
+        path: &str,
+        params: &[(&str, &str)],
+        body: &str,
+    ) -> (u16, Value) {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        self.api_signed(method, path, params, body, SECRET, now)
+            .await
     }
 
-    async fn api_signed(&self, method: &str, path: &str, params: &[(&str, &str)], body: &str, secret: &str, timestamp: u64) -> (u16, Value) {
+    async fn api_signed(
+        &self,
+        method: &str,
+        path: &str,
+        params: &[(&str, &str)],
+        body: &str,
+        secret: &str,
+        timestamp: u64,
+    ) -> (u16, Value) {
         let credentials = Credentials { key: KEY, secret };
-        let query = ApiRequest::signed_query(credentials, method, path, params, body.as_bytes(), timestamp);
+        let query = ApiRequest::signed_query(
+            credentials,
+            method,
+            path,
+            params,
+            body.as_bytes(),
+            timestamp,
+        );
         self.http(method, &format!("{path}?{query}"), body).await
     }
 
@@ -93,10 +120,14 @@ impl TestServer {
             .header("Content-Type", "application/json")
             .body(Full::new(Bytes::from(body.to_string())))
             .unwrap();
-        let response = tokio::time::timeout(WAIT, client.request(request)).await.unwrap().unwrap();
+        let response = tokio::time::timeout(WAIT, client.request(request))
+            .await
+            .unwrap()
+            .unwrap();
         let status = response.status().as_u16();
         let bytes = response.into_body().collect().await.unwrap().to_bytes();
-        let value = serde_json::from_slice(&bytes).unwrap_or(Value::String(String::from_utf8_lossy(&bytes).into()));
+        let value = serde_json::from_slice(&bytes)
+            .unwrap_or(Value::String(String::from_utf8_lossy(&bytes).into()));
         (status, value)
     }
 
@@ -137,7 +168,10 @@ async fn next_json(ws: &mut Ws) -> Value {
 async fn close_code(ws: &mut Ws) -> (u16, Vec<Value>) {
     let mut seen = Vec::new();
     loop {
-        match tokio::time::timeout(WAIT, ws.next()).await.expect("timed out waiting for close") {
+        match tokio::time::timeout(WAIT, ws.next())
+            .await
+            .expect("timed out waiting for close")
+        {
             Some(Ok(Message::Text(text))) => seen.push(serde_json::from_str(&text).unwrap()),
             Some(Ok(Message::Close(Some(frame)))) => return (frame.code.0, seen),
             Some(Ok(Message::Close(None))) => return (1005, seen),
@@ -155,7 +189,12 @@ fn data_of(frame: &Value) -> Value {
     }
 }
 
-async fn subscribe(ws: &mut Ws, channel: &str, auth: Option<String>, channel_data: Option<&str>) -> Value {
+async fn subscribe(
+    ws: &mut Ws,
+    channel: &str,
+    auth: Option<String>,
+    channel_data: Option<&str>,
+) -> Value {
     let mut data = json!({ "channel": channel });
     if let Some(auth) = auth {
         data["auth"] = json!(auth);
@@ -168,13 +207,19 @@ async fn subscribe(ws: &mut Ws, channel: &str, auth: Option<String>, channel_dat
 }
 
 fn creds() -> Credentials<'static> {
-    Credentials { key: KEY, secret: SECRET }
+    Credentials {
+        key: KEY,
+        secret: SECRET,
+    }
 }
 
 #[tokio::test]
 async fn connection_refusals_use_the_protocol_codes() {
     let server = TestServer::start(|c| {
-        c.apps.push(AppConfig { enabled: false, ..AppConfig::new("2", "off-key", "s") });
+        c.apps.push(AppConfig {
+            enabled: false,
+            ..AppConfig::new("2", "off-key", "s")
+        });
         c.apps[0].limits.max_connections = 1;
     })
     .await;
@@ -202,7 +247,12 @@ async fn connection_refusals_use_the_protocol_codes() {
 async fn bad_messages_get_errors_and_the_connection_stays_open() {
     let server = TestServer::start(|_| {}).await;
     let (mut ws, _) = server.connect().await;
-    for bad in ["not json", "{\"data\":{}}", "{\"event\":\"pusher:bogus\",\"data\":{}}", "[1,2]"] {
+    for bad in [
+        "not json",
+        "{\"data\":{}}",
+        "{\"event\":\"pusher:bogus\",\"data\":{}}",
+        "[1,2]",
+    ] {
         ws.send(Message::text(bad)).await.unwrap();
         let error = next_json(&mut ws).await;
         assert_eq!(error["event"], "pusher:error", "{bad}");
@@ -223,16 +273,44 @@ async fn subscription_rules() {
     let reply = subscribe(&mut ws, "bad name!", None, None).await;
     assert_eq!(reply["event"], "pusher:subscription_error");
     assert_eq!(data_of(&reply)["status"], 400);
-    let reply = subscribe(&mut ws, "private-x", Some(format!("{KEY}:{}", "0".repeat(64))), None).await;
+    let reply = subscribe(
+        &mut ws,
+        "private-x",
+        Some(format!("{KEY}:{}", "0".repeat(64))),
+        None,
+    )
+    .await;
     assert_eq!(reply["event"], "pusher:subscription_error");
     assert_eq!(data_of(&reply)["status"], 401);
-    let reply = subscribe(&mut ws, "private-x", Some(channel_token(creds(), &socket_id, "private-x", None)), None).await;
+    let reply = subscribe(
+        &mut ws,
+        "private-x",
+        Some(channel_token(creds(), &socket_id, "private-x", None)),
+        None,
+    )
+    .await;
     assert_eq!(reply["event"], "pusher_internal:subscription_succeeded");
     // Subscribing twice answers again and counts once.
-    let reply = subscribe(&mut ws, "private-x", Some(channel_token(creds(), &socket_id, "private-x", None)), None).await;
+    let reply = subscribe(
+        &mut ws,
+        "private-x",
+        Some(channel_token(creds(), &socket_id, "private-x", None)),
+        None,
+    )
+    .await;
     assert_eq!(reply["event"], "pusher_internal:subscription_succeeded");
-    let (status, body) = server.api("GET", "/apps/1/channels/private-x", &[("info", "subscription_count")], "").await;
-    assert_eq!((status, body), (200, json!({"occupied": true, "subscription_count": 1})));
+    let (status, body) = server
+        .api(
+            "GET",
+            "/apps/1/channels/private-x",
+            &[("info", "subscription_count")],
+            "",
+        )
+        .await;
+    assert_eq!(
+        (status, body),
+        (200, json!({"occupied": true, "subscription_count": 1}))
+    );
     // Presence: the member limit (1 user) refuses a second user.
     let data = r#"{"user_id":"u1","user_info":{"name":"Ann"}}"#;
     let token = channel_token(creds(), &socket_id, "presence-p", Some(data));
@@ -263,7 +341,11 @@ async fn channels_per_connection_are_limited() {
     assert_eq!(reply["event"], "pusher:subscription_error");
     assert_eq!(data_of(&reply)["type"], "LimitReached");
     // Leaving one makes room again.
-    send_json(&mut ws, json!({"event": "pusher:unsubscribe", "data": {"channel": "c0"}})).await;
+    send_json(
+        &mut ws,
+        json!({"event": "pusher:unsubscribe", "data": {"channel": "c0"}}),
+    )
+    .await;
     let reply = subscribe(&mut ws, "c3", None, None).await;
     assert_eq!(reply["event"], "pusher_internal:subscription_succeeded");
     server.stop().await;
@@ -274,7 +356,10 @@ async fn presence_join_and_leave() {
     let server = TestServer::start(|_| {}).await;
     let join = |socket_id: SocketId, user: &'static str| {
         let data = format!(r#"{{"user_id":"{user}","user_info":{{"name":"{user}"}}}}"#);
-        (channel_token(creds(), &socket_id, "presence-room", Some(&data)), data)
+        (
+            channel_token(creds(), &socket_id, "presence-room", Some(&data)),
+            data,
+        )
     };
     let (mut a, a_id) = server.connect().await;
     let (token, data) = join(a_id, "ann");
@@ -290,15 +375,27 @@ async fn presence_join_and_leave() {
     let (mut b2, b2_id) = server.connect().await;
     let (token, data) = join(b2_id, "bob");
     subscribe(&mut b2, "presence-room", Some(token), Some(&data)).await;
-    let (status, users) = server.api("GET", "/apps/1/channels/presence-room/users", &[], "").await;
+    let (status, users) = server
+        .api("GET", "/apps/1/channels/presence-room/users", &[], "")
+        .await;
     assert_eq!(status, 200);
     assert_eq!(users["users"].as_array().unwrap().len(), 2);
     drop(b2);
     drop(b);
     let removed = next_json(&mut a).await;
-    assert_eq!(removed["event"], "pusher_internal:member_removed", "one removal, after bob's last socket");
+    assert_eq!(
+        removed["event"], "pusher_internal:member_removed",
+        "one removal, after bob's last socket"
+    );
     assert_eq!(data_of(&removed)["user_id"], "bob");
-    let (_, info) = server.api("GET", "/apps/1/channels/presence-room", &[("info", "user_count")], "").await;
+    let (_, info) = server
+        .api(
+            "GET",
+            "/apps/1/channels/presence-room",
+            &[("info", "user_count")],
+            "",
+        )
+        .await;
     assert_eq!(info["user_count"], 1);
     server.stop().await;
 }
@@ -308,19 +405,43 @@ async fn client_events_rules_and_rate_limit() {
     let server = TestServer::start(|c| c.apps[0].limits.client_event_rate_per_second = 3).await;
     let (mut a, a_id) = server.connect().await;
     let (mut b, b_id) = server.connect().await;
-    subscribe(&mut a, "private-c", Some(channel_token(creds(), &a_id, "private-c", None)), None).await;
-    subscribe(&mut b, "private-c", Some(channel_token(creds(), &b_id, "private-c", None)), None).await;
+    subscribe(
+        &mut a,
+        "private-c",
+        Some(channel_token(creds(), &a_id, "private-c", None)),
+        None,
+    )
+    .await;
+    subscribe(
+        &mut b,
+        "private-c",
+        Some(channel_token(creds(), &b_id, "private-c", None)),
+        None,
+    )
+    .await;
     subscribe(&mut a, "public", None, None).await;
     // Not on public channels, not on unsubscribed ones, not too big.
-    for (channel, data) in [("public", "x".to_string()), ("private-other", "x".to_string()), ("private-c", "x".repeat(20_000))] {
-        send_json(&mut a, json!({"event": "client-hi", "channel": channel, "data": data})).await;
+    for (channel, data) in [
+        ("public", "x".to_string()),
+        ("private-other", "x".to_string()),
+        ("private-c", "x".repeat(20_000)),
+    ] {
+        send_json(
+            &mut a,
+            json!({"event": "client-hi", "channel": channel, "data": data}),
+        )
+        .await;
         let error = next_json(&mut a).await;
         assert_eq!(error["event"], "pusher:error", "{channel}");
         assert_eq!(error["data"]["code"], 4301);
     }
     // Delivered to the other subscriber, not echoed; the 4th within a second is refused.
     for i in 0..4 {
-        send_json(&mut a, json!({"event": "client-hi", "channel": "private-c", "data": {"i": i}})).await;
+        send_json(
+            &mut a,
+            json!({"event": "client-hi", "channel": "private-c", "data": {"i": i}}),
+        )
+        .await;
     }
     for i in 0..3 {
         let got = next_json(&mut b).await;
@@ -329,7 +450,10 @@ async fn client_events_rules_and_rate_limit() {
     }
     let error = next_json(&mut a).await;
     assert_eq!(error["data"]["code"], 4301);
-    assert!(error["data"]["message"].as_str().unwrap().contains("rate limit"));
+    assert!(error["data"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("rate limit"));
     server.stop().await;
 }
 
@@ -337,8 +461,18 @@ async fn client_events_rules_and_rate_limit() {
 async fn client_events_need_the_app_switch() {
     let server = TestServer::start(|c| c.apps[0].client_events = false).await;
     let (mut a, a_id) = server.connect().await;
-    subscribe(&mut a, "private-c", Some(channel_token(creds(), &a_id, "private-c", None)), None).await;
-    send_json(&mut a, json!({"event": "client-hi", "channel": "private-c", "data": {}})).await;
+    subscribe(
+        &mut a,
+        "private-c",
+        Some(channel_token(creds(), &a_id, "private-c", None)),
+        None,
+    )
+    .await;
+    send_json(
+        &mut a,
+        json!({"event": "client-hi", "channel": "private-c", "data": {}}),
+    )
+    .await;
     assert_eq!(next_json(&mut a).await["data"]["code"], 4301);
     server.stop().await;
 }
@@ -352,15 +486,34 @@ async fn http_api_publishes_with_exclusion_and_info() {
     subscribe(&mut b, "news", None, None).await;
     let body = json!({"name": "story", "channels": ["news"], "data": "{\"n\":1}", "socket_id": a_id.as_str(), "info": "subscription_count"}).to_string();
     let (status, reply) = server.api("POST", "/apps/1/events", &[], &body).await;
-    assert_eq!((status, reply), (200, json!({"channels": {"news": {"subscription_count": 2}}})));
+    assert_eq!(
+        (status, reply),
+        (
+            200,
+            json!({"channels": {"news": {"subscription_count": 2}}})
+        )
+    );
     let got = next_json(&mut b).await;
-    assert_eq!((got["event"].as_str(), got["channel"].as_str(), got["data"].as_str()), (Some("story"), Some("news"), Some("{\"n\":1}")));
+    assert_eq!(
+        (
+            got["event"].as_str(),
+            got["channel"].as_str(),
+            got["data"].as_str()
+        ),
+        (Some("story"), Some("news"), Some("{\"n\":1}"))
+    );
     // a was excluded: the next thing it sees is the second event.
     server.publish("news", "second", "2").await;
     assert_eq!(next_json(&mut a).await["event"], "second");
     // A batch.
     let body = json!({"batch": [{"channel": "news", "name": "b1", "data": "1"}, {"channel": "news", "name": "b2", "data": "2"}]}).to_string();
-    assert_eq!(server.api("POST", "/apps/1/batch_events", &[], &body).await.0, 200);
+    assert_eq!(
+        server
+            .api("POST", "/apps/1/batch_events", &[], &body)
+            .await
+            .0,
+        200
+    );
     assert_eq!(next_json(&mut b).await["event"], "second");
     assert_eq!(next_json(&mut b).await["event"], "b1");
     assert_eq!(next_json(&mut b).await["event"], "b2");
@@ -372,26 +525,80 @@ async fn http_api_publishes_with_exclusion_and_info() {
 #[tokio::test]
 async fn http_api_refusals() {
     let server = TestServer::start(|c| c.max_request_body_bytes = 64 * 1024).await;
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
     let body = json!({"name": "e", "channel": "c", "data": "x"}).to_string();
-    assert_eq!(server.api_signed("POST", "/apps/1/events", &[], &body, "wrong", now).await.0, 401);
-    assert_eq!(server.api_signed("POST", "/apps/1/events", &[], &body, SECRET, now - 3600).await.0, 401);
-    assert_eq!(server.api("POST", "/apps/9/events", &[], &body).await.0, 404);
-    assert_eq!(server.http("POST", "/apps/1/events", &body).await.0, 401, "unsigned");
+    assert_eq!(
+        server
+            .api_signed("POST", "/apps/1/events", &[], &body, "wrong", now)
+            .await
+            .0,
+        401
+    );
+    assert_eq!(
+        server
+            .api_signed("POST", "/apps/1/events", &[], &body, SECRET, now - 3600)
+            .await
+            .0,
+        401
+    );
+    assert_eq!(
+        server.api("POST", "/apps/9/events", &[], &body).await.0,
+        404
+    );
+    assert_eq!(
+        server.http("POST", "/apps/1/events", &body).await.0,
+        401,
+        "unsigned"
+    );
     let big = json!({"name": "e", "channel": "c", "data": "x".repeat(11 * 1024)}).to_string();
     let (status, error) = server.api("POST", "/apps/1/events", &[], &big).await;
     assert_eq!(status, 413, "{error}");
     let many: Vec<String> = (0..101).map(|i| format!("c{i}")).collect();
     let body = json!({"name": "e", "channels": many, "data": "x"}).to_string();
-    assert_eq!(server.api("POST", "/apps/1/events", &[], &body).await.0, 400);
+    assert_eq!(
+        server.api("POST", "/apps/1/events", &[], &body).await.0,
+        400
+    );
     let huge = "x".repeat(100 * 1024);
-    assert_eq!(server.api("POST", "/apps/1/events", &[], &huge).await.0, 413);
-    assert_eq!(server.api("POST", "/apps/1/events", &[], "{not json").await.0, 400);
-    let batch: Vec<Value> = (0..11).map(|_| json!({"channel": "c", "name": "e", "data": "x"})).collect();
+    assert_eq!(
+        server.api("POST", "/apps/1/events", &[], &huge).await.0,
+        413
+    );
+    assert_eq!(
+        server
+            .api("POST", "/apps/1/events", &[], "{not json")
+            .await
+            .0,
+        400
+    );
+    let batch: Vec<Value> = (0..11)
+        .map(|_| json!({"channel": "c", "name": "e", "data": "x"}))
+        .collect();
     let body = json!({ "batch": batch }).to_string();
-    assert_eq!(server.api("POST", "/apps/1/batch_events", &[], &body).await.0, 400);
-    assert_eq!(server.api("GET", "/apps/1/channels/c", &[("info", "user_count")], "").await.0, 400);
-    assert_eq!(server.api("GET", "/apps/1/channels/c/users", &[], "").await.0, 400);
+    assert_eq!(
+        server
+            .api("POST", "/apps/1/batch_events", &[], &body)
+            .await
+            .0,
+        400
+    );
+    assert_eq!(
+        server
+            .api("GET", "/apps/1/channels/c", &[("info", "user_count")], "")
+            .await
+            .0,
+        400
+    );
+    assert_eq!(
+        server
+            .api("GET", "/apps/1/channels/c/users", &[], "")
+            .await
+            .0,
+        400
+    );
     assert_eq!(server.api("GET", "/apps/1/nothing", &[], "").await.0, 404);
     server.stop().await;
 }
@@ -407,7 +614,10 @@ async fn cache_channels_replay_the_last_event() {
     let (mut b, _) = server.connect().await;
     subscribe(&mut b, "cache-scores", None, None).await;
     let replay = next_json(&mut b).await;
-    assert_eq!((replay["event"].as_str(), replay["data"].as_str()), (Some("score"), Some("42")));
+    assert_eq!(
+        (replay["event"].as_str(), replay["data"].as_str()),
+        (Some("score"), Some("42"))
+    );
     server.stop().await;
 }
 
@@ -417,11 +627,17 @@ async fn terminate_connections_closes_a_signed_in_user() {
     let (mut ws, socket_id) = server.connect().await;
     let user_data = r#"{"id":"u7"}"#;
     let auth = duplex_hub::auth::user_token(creds(), &socket_id, user_data);
-    send_json(&mut ws, json!({"event": "pusher:signin", "data": {"auth": auth, "user_data": user_data}})).await;
+    send_json(
+        &mut ws,
+        json!({"event": "pusher:signin", "data": {"auth": auth, "user_data": user_data}}),
+    )
+    .await;
     assert_eq!(next_json(&mut ws).await["event"], "pusher:signin_success");
     let reply = subscribe(&mut ws, "#server-to-user-u7", None, None).await;
     assert_eq!(reply["event"], "pusher_internal:subscription_succeeded");
-    let (status, _) = server.api("POST", "/apps/1/users/u7/terminate_connections", &[], "{}").await;
+    let (status, _) = server
+        .api("POST", "/apps/1/users/u7/terminate_connections", &[], "{}")
+        .await;
     assert_eq!(status, 200);
     assert_eq!(close_code(&mut ws).await.0, 4009);
     server.stop().await;
@@ -450,7 +666,11 @@ async fn silent_clients_are_pinged_then_closed_with_4201() {
     let (mut ws, _) = server.connect().await;
     assert_eq!(next_json(&mut ws).await["event"], "pusher:ping");
     send_json(&mut ws, json!({"event": "pusher:pong", "data": {}})).await;
-    assert_eq!(next_json(&mut ws).await["event"], "pusher:ping", "pinged again, not closed");
+    assert_eq!(
+        next_json(&mut ws).await["event"],
+        "pusher:ping",
+        "pinged again, not closed"
+    );
     server.stop().await;
 }
 
@@ -463,7 +683,13 @@ async fn a_client_that_does_not_read_is_dropped_with_4100() {
     subscribe(&mut fast, "busy", None, None).await;
     let app = server.hub.app_by_id("1").unwrap().clone();
     let payload = "x".repeat(8 * 1024);
-    let frame = ServerMessage::ChannelEvent { event: "e", channel: "busy", data: Some(&payload), user_id: None }.to_frame();
+    let frame = ServerMessage::ChannelEvent {
+        event: "e",
+        channel: "busy",
+        data: Some(&payload),
+        user_id: None,
+    }
+    .to_frame();
     // `slow` never reads: its socket buffers fill, then its queue; `fast` reads along.
     let reader = tokio::spawn(async move {
         let mut n = 0;
@@ -477,12 +703,17 @@ async fn a_client_that_does_not_read_is_dropped_with_4100() {
         app.publish("busy", &frame, None);
         tokio::task::yield_now().await;
     }
-    let _fast = tokio::time::timeout(Duration::from_secs(20), reader).await.expect("fast reader kept up").unwrap();
+    let _fast = tokio::time::timeout(Duration::from_secs(20), reader)
+        .await
+        .expect("fast reader kept up")
+        .unwrap();
     // Now read the slow one: the queued frames, then the 4100 close.
     let mut frames = 0;
     let ended = loop {
         match tokio::time::timeout(WAIT, slow.next()).await {
-            Ok(Some(Ok(Message::Close(frame)))) => break format!("close {:?}", frame.map(|f| f.code.0)),
+            Ok(Some(Ok(Message::Close(frame)))) => {
+                break format!("close {:?}", frame.map(|f| f.code.0))
+            }
             Ok(Some(Ok(_))) => frames += 1,
             other => break format!("{other:?}"),
         }
@@ -494,9 +725,16 @@ async fn a_client_that_does_not_read_is_dropped_with_4100() {
         ended == "close Some(4100)" || ended.contains("AbnormalClosure"),
         "ended with {ended} after {frames} frames"
     );
-    assert!(frames < 2000, "the stalled client got everything ({frames} frames)");
+    assert!(
+        frames < 2000,
+        "the stalled client got everything ({frames} frames)"
+    );
     let closes = &server.hub.metrics.closes_by_code[100];
-    assert_eq!(closes.load(std::sync::atomic::Ordering::Relaxed), 1, "one 4100 close");
+    assert_eq!(
+        closes.load(std::sync::atomic::Ordering::Relaxed),
+        1,
+        "one 4100 close"
+    );
     server.stop().await;
 }
 
@@ -535,7 +773,10 @@ async fn health_metrics_and_plain_http_on_the_websocket_path() {
         "duplex_send_queue_drops_total 0",
         "duplex_publish_to_send_seconds_bucket{le=\"+Inf\"} 2",
     ] {
-        assert!(metrics.lines().any(|l| l == line), "missing {line:?} in\n{metrics}");
+        assert!(
+            metrics.lines().any(|l| l == line),
+            "missing {line:?} in\n{metrics}"
+        );
     }
     assert_eq!(server.http("GET", &format!("/app/{KEY}"), "").await.0, 426);
     server.stop().await;
@@ -550,10 +791,17 @@ fn write_cert(dir: &std::path::Path) -> (std::path::PathBuf, std::path::PathBuf)
     (cert_path, key_path)
 }
 
-async fn connect_wss(addr: std::net::SocketAddr, ca: &std::path::Path) -> Result<Ws, duplex::Error> {
+async fn connect_wss(
+    addr: std::net::SocketAddr,
+    ca: &std::path::Path,
+) -> Result<Ws, duplex::Error> {
     let tls = duplex::tls::client_config_with_ca(&[ca], false, None)?;
     let url = format!("wss://localhost:{}/app/{KEY}?protocol=7", addr.port());
-    Ok(duplex::ClientBuilder::new(&url)?.tls_config(tls).connect().await?.0)
+    Ok(duplex::ClientBuilder::new(&url)?
+        .tls_config(tls)
+        .connect()
+        .await?
+        .0)
 }
 
 #[tokio::test]
@@ -568,14 +816,30 @@ async fn tls_serves_wss_and_reloads_the_certificate() {
         c.tls_key = Some(key.clone());
     })
     .await;
-    let mut first = connect_wss(server.addr, &old_ca).await.expect("wss connect");
-    assert_eq!(next_json(&mut first).await["event"], "pusher:connection_established");
+    let mut first = connect_wss(server.addr, &old_ca)
+        .await
+        .expect("wss connect");
+    assert_eq!(
+        next_json(&mut first).await["event"],
+        "pusher:connection_established"
+    );
     // A new certificate: new connections use it, the open one carries on.
     write_cert(&dir);
     server.hub.load_tls().unwrap();
-    let mut second = connect_wss(server.addr, &cert).await.expect("wss with the new certificate");
-    assert_eq!(next_json(&mut second).await["event"], "pusher:connection_established");
-    assert!(matches!(connect_wss(server.addr, &old_ca).await, Err(duplex::Error::Tls(_))), "old CA no longer trusted");
+    let mut second = connect_wss(server.addr, &cert)
+        .await
+        .expect("wss with the new certificate");
+    assert_eq!(
+        next_json(&mut second).await["event"],
+        "pusher:connection_established"
+    );
+    assert!(
+        matches!(
+            connect_wss(server.addr, &old_ca).await,
+            Err(duplex::Error::Tls(_))
+        ),
+        "old CA no longer trusted"
+    );
     subscribe(&mut first, "still-open", None, None).await;
     server.stop().await;
     let _ = std::fs::remove_dir_all(&dir);

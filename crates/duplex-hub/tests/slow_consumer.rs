@@ -66,7 +66,12 @@ async fn a_stalled_subscriber_is_dropped_and_does_not_slow_the_others() {
     let app = server.hub().app_by_id("1").unwrap().clone();
     let server_hub = server.hub().clone();
     let (_stop, stopped) = oneshot::channel::<()>();
-    tokio::spawn(server.run(async { let _ = stopped.await; }, Duration::from_secs(1)));
+    tokio::spawn(server.run(
+        async {
+            let _ = stopped.await;
+        },
+        Duration::from_secs(1),
+    ));
 
     // 1,000 subscribers, each reporting (event number, latency) per event.
     let epoch = Arc::new(Instant::now());
@@ -75,7 +80,11 @@ async fn a_stalled_subscriber_is_dropped_and_does_not_slow_the_others() {
     for _ in 0..ACTIVE {
         let (mut ws, _) = duplex::connect(&url).await.unwrap();
         ws.next().await.unwrap().unwrap(); // connection_established
-        ws.send(Message::text(r#"{"event":"pusher:subscribe","data":{"channel":"busy"}}"#)).await.unwrap();
+        ws.send(Message::text(
+            r#"{"event":"pusher:subscribe","data":{"channel":"busy"}}"#,
+        ))
+        .await
+        .unwrap();
         match ws.next().await {
             Some(Ok(Message::Text(t))) if t.contains("subscription_succeeded") => {}
             other => panic!("{other:?}"),
@@ -85,7 +94,10 @@ async fn a_stalled_subscriber_is_dropped_and_does_not_slow_the_others() {
             while let Some(Ok(Message::Text(text))) = ws.next().await {
                 // `"data":"N:T:padding"`, read without a JSON parser: the
                 // receivers must stay cheap so that the server is what is measured.
-                let data = text.split("\"data\":\"").nth(1).unwrap_or_else(|| panic!("an active subscriber got {text}"));
+                let data = text
+                    .split("\"data\":\"")
+                    .nth(1)
+                    .unwrap_or_else(|| panic!("an active subscriber got {text}"));
                 let mut fields = data.splitn(3, ':');
                 let n: usize = fields.next().unwrap().parse().unwrap();
                 let sent = Duration::from_nanos(fields.next().unwrap().parse().unwrap());
@@ -93,7 +105,10 @@ async fn a_stalled_subscriber_is_dropped_and_does_not_slow_the_others() {
             }
         });
     }
-    assert_eq!(app.channel_stats("busy").unwrap().subscription_count, ACTIVE);
+    assert_eq!(
+        app.channel_stats("busy").unwrap().subscription_count,
+        ACTIVE
+    );
 
     let padding = "x".repeat(PAYLOAD);
     let mut p99s = [Vec::new(), Vec::new()]; // [without, with] the stalled subscriber
@@ -103,7 +118,10 @@ async fn a_stalled_subscriber_is_dropped_and_does_not_slow_the_others() {
             let tcp = stalled_subscriber(addr).await;
             let deadline = Instant::now() + Duration::from_secs(5);
             while app.channel_stats("busy").unwrap().subscription_count < ACTIVE + 1 {
-                assert!(Instant::now() < deadline, "stalled subscriber never subscribed");
+                assert!(
+                    Instant::now() < deadline,
+                    "stalled subscriber never subscribed"
+                );
                 tokio::time::sleep(Duration::from_millis(5)).await;
             }
             Some(tcp)
@@ -114,7 +132,13 @@ async fn a_stalled_subscriber_is_dropped_and_does_not_slow_the_others() {
         for n in 0..EVENTS {
             ticker.tick().await;
             let data = format!("{n}:{}:{padding}", epoch.elapsed().as_nanos());
-            let frame = ServerMessage::ChannelEvent { event: "tick", channel: "busy", data: Some(&data), user_id: None }.to_frame();
+            let frame = ServerMessage::ChannelEvent {
+                event: "tick",
+                channel: "busy",
+                data: Some(&data),
+                user_id: None,
+            }
+            .to_frame();
             app.publish("busy", &frame, None);
         }
         let mut latencies = Vec::with_capacity(ACTIVE * EVENTS);
@@ -130,15 +154,30 @@ async fn a_stalled_subscriber_is_dropped_and_does_not_slow_the_others() {
             // The stalled subscriber was cut off: the server counted a 4100
             // close, and the socket ends without having carried every event
             // (the close frame itself reaches it only if it reads in time).
-            let closes = server_hub.metrics.closes_by_code[100].load(std::sync::atomic::Ordering::Relaxed);
-            assert_eq!(closes, round / 2 + 1, "the stalled subscriber was closed with 4100");
+            let closes =
+                server_hub.metrics.closes_by_code[100].load(std::sync::atomic::Ordering::Relaxed);
+            assert_eq!(
+                closes,
+                round / 2 + 1,
+                "the stalled subscriber was closed with 4100"
+            );
             let bytes = drained(tcp).await;
-            assert!(bytes.len() < EVENTS * PAYLOAD, "the stalled subscriber got all {} bytes", bytes.len());
-            assert_eq!(app.channel_stats("busy").unwrap().subscription_count, ACTIVE);
+            assert!(
+                bytes.len() < EVENTS * PAYLOAD,
+                "the stalled subscriber got all {} bytes",
+                bytes.len()
+            );
+            assert_eq!(
+                app.channel_stats("busy").unwrap().subscription_count,
+                ACTIVE
+            );
         }
     }
     let mean = |v: &Vec<Duration>| v.iter().sum::<Duration>() / v.len() as u32;
     let (without, with) = (mean(&p99s[0]), mean(&p99s[1]));
     eprintln!("p99 delivery latency: without the stalled subscriber {without:?} ({:?}), with it {with:?} ({:?})", p99s[0], p99s[1]);
-    assert!(with <= without * 2 + Duration::from_millis(2), "p99 {with:?} with a stalled subscriber vs {without:?} without");
+    assert!(
+        with <= without * 2 + Duration::from_millis(2),
+        "p99 {with:?} with a stalled subscriber vs {without:?} without"
+    );
 }

@@ -11,7 +11,9 @@ use duplex_proto::deflate::{DeflateConfig, DeflateParams, PerMessageDeflate};
 /// Pusher-style channel events as a leaderboard, a ticker and a chat send
 /// them: small JSON objects, double-encoded `data`, varying numbers and names.
 fn event_stream(count: usize) -> Vec<Vec<u8>> {
-    let names = ["ann", "bob", "chen", "dmitri", "eve", "fatima", "gus", "hana"];
+    let names = [
+        "ann", "bob", "chen", "dmitri", "eve", "fatima", "gus", "hana",
+    ];
     let symbols = ["BTC-USD", "ETH-USD", "SOL-USD", "EUR-USD"];
     (0..count)
         .map(|i| {
@@ -71,7 +73,10 @@ fn bench(c: &mut Criterion) {
     let config = DeflateConfig::default().with_min_compress_size(0);
     for (label, no_takeover) in [("context takeover", false), ("no context takeover", true)] {
         let mut server = PerMessageDeflate::new(params(no_takeover), true, &config);
-        let compressed: usize = compress_all(&mut server, &events).iter().map(BytesMut::len).sum();
+        let compressed: usize = compress_all(&mut server, &events)
+            .iter()
+            .map(BytesMut::len)
+            .sum();
         eprintln!(
             "deflate, {label}: {} events, {raw} bytes -> {compressed} bytes (ratio {:.3}, {:.1}x smaller), mean event {} B",
             events.len(),

@@ -388,7 +388,12 @@ impl Connection {
                 .ok_or(Error::Protocol(ProtocolError::ReservedBits))?;
             let before = message.buf.len();
             deflate
-                .decompress(&payload, fin, &mut message.buf, self.config.max_message_size)
+                .decompress(
+                    &payload,
+                    fin,
+                    &mut message.buf,
+                    self.config.max_message_size,
+                )
                 .map_err(|e| match e {
                     DeflateError::TooBig => Error::MessageTooBig {
                         limit: self.config.max_message_size,
@@ -485,7 +490,9 @@ impl Connection {
             Message::Ping(payload) | Message::Pong(payload)
                 if payload.len() > MAX_CONTROL_PAYLOAD =>
             {
-                Err(Error::InvalidInput("control frame payload exceeds 125 bytes"))
+                Err(Error::InvalidInput(
+                    "control frame payload exceeds 125 bytes",
+                ))
             }
             Message::Ping(payload) => {
                 self.write_frame(OpCode::Ping, true, false, payload);

@@ -99,11 +99,15 @@ impl FrameHeader {
         let masked = b1 & 0x80 != 0;
         let (payload_len, mut len) = match b1 & 0x7F {
             126 => {
-                let Some(bytes) = buf.get(2..4) else { return Ok(None) };
+                let Some(bytes) = buf.get(2..4) else {
+                    return Ok(None);
+                };
                 (u64::from(u16::from_be_bytes([bytes[0], bytes[1]])), 4)
             }
             127 => {
-                let Some(bytes) = buf.get(2..10) else { return Ok(None) };
+                let Some(bytes) = buf.get(2..10) else {
+                    return Ok(None);
+                };
                 let mut be = [0u8; 8];
                 be.copy_from_slice(bytes);
                 let n = u64::from_be_bytes(be);
@@ -115,7 +119,9 @@ impl FrameHeader {
             n => (u64::from(n), 2),
         };
         let mask = if masked {
-            let Some(bytes) = buf.get(len..len + 4) else { return Ok(None) };
+            let Some(bytes) = buf.get(len..len + 4) else {
+                return Ok(None);
+            };
             len += 4;
             Some([bytes[0], bytes[1], bytes[2], bytes[3]])
         } else {
@@ -201,9 +207,13 @@ mod tests {
     fn rfc_6455_5_7_examples() {
         // A single-frame unmasked text message "Hello".
         let (h, n) = parse_all(&[0x81, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f]);
-        assert!(h.fin && h.opcode == OpCode::Text && h.mask.is_none() && h.payload_len == 5 && n == 2);
+        assert!(
+            h.fin && h.opcode == OpCode::Text && h.mask.is_none() && h.payload_len == 5 && n == 2
+        );
         // A single-frame masked text message "Hello".
-        let (h, n) = parse_all(&[0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58]);
+        let (h, n) = parse_all(&[
+            0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58,
+        ]);
         assert_eq!(h.mask, Some([0x37, 0xfa, 0x21, 0x3d]));
         assert_eq!(n, 6);
         // A fragmented unmasked text message: "Hel" then "lo".
@@ -214,7 +224,9 @@ mod tests {
         // Unmasked ping and masked pong with "Hello".
         let (h, _) = parse_all(&[0x89, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f]);
         assert_eq!(h.opcode, OpCode::Ping);
-        let (h, _) = parse_all(&[0x8a, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58]);
+        let (h, _) = parse_all(&[
+            0x8a, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58,
+        ]);
         assert_eq!(h.opcode, OpCode::Pong);
         // 256 bytes binary message in a single unmasked frame.
         let (h, n) = parse_all(&[0x82, 0x7E, 0x01, 0x00]);
@@ -242,7 +254,10 @@ mod tests {
     #[test]
     fn reserved_opcodes_are_errors() {
         for op in [3u8, 4, 5, 6, 7, 0xB, 0xC, 0xD, 0xE, 0xF] {
-            assert_eq!(FrameHeader::parse(&[0x80 | op, 0]), Err(ProtocolError::ReservedOpCode(op)));
+            assert_eq!(
+                FrameHeader::parse(&[0x80 | op, 0]),
+                Err(ProtocolError::ReservedOpCode(op))
+            );
         }
     }
 

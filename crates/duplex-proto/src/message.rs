@@ -62,7 +62,10 @@ impl Utf8Bytes {
 
     /// A sub-slice; `range` must fall on character boundaries.
     pub(crate) fn slice(&self, range: std::ops::Range<usize>) -> Self {
-        assert!(self.as_str().is_char_boundary(range.start) && self.as_str().is_char_boundary(range.end));
+        assert!(
+            self.as_str().is_char_boundary(range.start)
+                && self.as_str().is_char_boundary(range.end)
+        );
         Utf8Bytes(self.0.slice(range))
     }
 }

@@ -138,7 +138,10 @@ mod tests {
     fn fails_fast_on_invalid_prefix() {
         let mut v = Utf8Validator::new();
         assert!(v.feed(b"hello ").is_ok());
-        assert_eq!(v.feed(&[0xce, 0xba, 0xe1, 0xbd, 0xb9, 0xcf, 0x83, 0xce]), Ok(()));
+        assert_eq!(
+            v.feed(&[0xce, 0xba, 0xe1, 0xbd, 0xb9, 0xcf, 0x83, 0xce]),
+            Ok(())
+        );
         // 0xbc completes "κόσμε"; then a lone continuation byte is invalid at once.
         assert_eq!(v.feed(&[0xbc, 0xce, 0xb5, 0xed, 0xa0]), Err(InvalidUtf8)); // surrogate
     }

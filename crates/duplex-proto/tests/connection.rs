@@ -75,12 +75,15 @@ fn server_gets(bytes: &[u8]) -> (Vec<Result<Message, Error>>, Vec<u8>) {
 
 fn close_code_of(sent: &[u8]) -> Option<u16> {
     let (h, n) = FrameHeader::parse(sent).ok()??;
-    (h.opcode == OpCode::Close && h.payload_len >= 2).then(|| u16::from_be_bytes([sent[n], sent[n + 1]]))
+    (h.opcode == OpCode::Close && h.payload_len >= 2)
+        .then(|| u16::from_be_bytes([sent[n], sent[n + 1]]))
 }
 
 #[test]
 fn s5_7_masked_hello_from_the_rfc() {
-    let bytes = [0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58];
+    let bytes = [
+        0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58,
+    ];
     let (events, _) = server_gets(&bytes);
     assert_eq!(events, vec![Ok(Message::text("Hello"))]);
 }
@@ -98,7 +101,10 @@ fn s5_7_fragmented_hello_from_the_rfc() {
 fn s5_7_unmasked_ping_is_answered_with_a_pong() {
     let mut client = Connection::new(Role::Client, Config::default(), None);
     client.recv(&[0x89, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f]);
-    assert_eq!(client.poll_message(), Ok(Some(Message::Ping(Bytes::from_static(b"Hello")))));
+    assert_eq!(
+        client.poll_message(),
+        Ok(Some(Message::Ping(Bytes::from_static(b"Hello"))))
+    );
     let pong = client.poll_transmit().unwrap();
     let (h, n) = FrameHeader::parse(&pong).unwrap().unwrap();
     assert_eq!(h.opcode, OpCode::Pong);
@@ -111,7 +117,10 @@ fn s5_7_unmasked_ping_is_answered_with_a_pong() {
 fn auto_pong_can_be_turned_off() {
     let mut server = Connection::new(Role::Server, Config::default().auto_pong(false), None);
     server.recv(&frame(true, 0, 0x9, b"x", KEY));
-    assert_eq!(server.poll_message(), Ok(Some(Message::Ping(Bytes::from_static(b"x")))));
+    assert_eq!(
+        server.poll_message(),
+        Ok(Some(Message::Ping(Bytes::from_static(b"x"))))
+    );
     assert!(server.poll_transmit().is_none());
 }
 
@@ -126,15 +135,27 @@ fn s5_1_server_fails_on_unmasked_frame() {
 fn s5_1_client_fails_on_masked_frame() {
     let mut client = Connection::new(Role::Client, Config::default(), None);
     client.recv(&frame(true, 0, 1, b"hi", KEY));
-    assert_eq!(client.poll_message(), Err(ProtocolError::MaskedFrame.into()));
+    assert_eq!(
+        client.poll_message(),
+        Err(ProtocolError::MaskedFrame.into())
+    );
     assert!(client.should_close_transport());
 }
 
 #[test]
 fn s5_2_reserved_bits_and_opcodes_fail_with_1002() {
-    for bytes in [frame(true, 4, 1, b"a", KEY), frame(true, 2, 1, b"a", KEY), frame(true, 1, 1, b"a", KEY), frame(true, 0, 3, b"", KEY), frame(true, 0, 0xB, b"", KEY)] {
+    for bytes in [
+        frame(true, 4, 1, b"a", KEY),
+        frame(true, 2, 1, b"a", KEY),
+        frame(true, 1, 1, b"a", KEY),
+        frame(true, 0, 3, b"", KEY),
+        frame(true, 0, 0xB, b"", KEY),
+    ] {
         let (events, sent) = server_gets(&bytes);
-        assert!(matches!(events.last(), Some(Err(Error::Protocol(_)))), "{events:?}");
+        assert!(
+            matches!(events.last(), Some(Err(Error::Protocol(_)))),
+            "{events:?}"
+        );
         assert_eq!(close_code_of(&sent), Some(1002));
     }
 }
@@ -154,17 +175,29 @@ fn s5_4_control_frames_interleave_with_fragments() {
     bytes.extend(frame(false, 0, 0, b"men", KEY));
     bytes.extend(frame(true, 0, 0, b"ted", KEY));
     let (events, _) = server_gets(&bytes);
-    assert_eq!(events, vec![Ok(Message::Ping(Bytes::from_static(b"p"))), Ok(Message::text("fragmented"))]);
+    assert_eq!(
+        events,
+        vec![
+            Ok(Message::Ping(Bytes::from_static(b"p"))),
+            Ok(Message::text("fragmented"))
+        ]
+    );
 }
 
 #[test]
 fn s5_4_continuation_without_start_and_start_mid_message_fail() {
     let (events, _) = server_gets(&frame(true, 0, 0, b"x", KEY));
-    assert_eq!(events, vec![Err(ProtocolError::UnexpectedContinuation.into())]);
+    assert_eq!(
+        events,
+        vec![Err(ProtocolError::UnexpectedContinuation.into())]
+    );
     let mut bytes = frame(false, 0, 1, b"x", KEY);
     bytes.extend(frame(true, 0, 2, b"y", KEY));
     let (events, _) = server_gets(&bytes);
-    assert_eq!(events, vec![Err(ProtocolError::ExpectedContinuation.into())]);
+    assert_eq!(
+        events,
+        vec![Err(ProtocolError::ExpectedContinuation.into())]
+    );
 }
 
 #[test]
@@ -172,7 +205,10 @@ fn s5_5_control_frame_rules() {
     let (events, _) = server_gets(&frame(true, 0, 9, &[0; 126], KEY));
     assert_eq!(events, vec![Err(ProtocolError::ControlFrameTooBig.into())]);
     let (events, _) = server_gets(&frame(false, 0, 9, b"", KEY));
-    assert_eq!(events, vec![Err(ProtocolError::FragmentedControlFrame.into())]);
+    assert_eq!(
+        events,
+        vec![Err(ProtocolError::FragmentedControlFrame.into())]
+    );
 }
 
 #[test]
@@ -180,16 +216,33 @@ fn s8_1_invalid_utf8_fails_with_1007_before_the_message_ends() {
     // The first fragment already holds an invalid sequence: fail on it alone.
     let mut server = Connection::new(Role::Server, Config::default(), None);
     server.recv(&frame(false, 0, 1, &[b'o', b'k', 0xff], KEY));
-    assert_eq!(server.poll_message(), Err(ProtocolError::InvalidUtf8.into()));
+    assert_eq!(
+        server.poll_message(),
+        Err(ProtocolError::InvalidUtf8.into())
+    );
     assert_eq!(close_code_of(&server.poll_transmit().unwrap()), Some(1007));
 }
 
 #[test]
 fn s8_1_invalid_utf8_fails_inside_a_partial_frame() {
-    let bytes = frame(true, 0, 1, &[b'a'; 100].iter().copied().chain([0xc0, 0x80]).chain([b'b'; 100]).collect::<Vec<_>>(), KEY);
+    let bytes = frame(
+        true,
+        0,
+        1,
+        &[b'a'; 100]
+            .iter()
+            .copied()
+            .chain([0xc0, 0x80])
+            .chain([b'b'; 100])
+            .collect::<Vec<_>>(),
+        KEY,
+    );
     let mut server = Connection::new(Role::Server, Config::default(), None);
     server.recv(&bytes[..120]); // the frame is not complete, but the bad bytes are here
-    assert_eq!(server.poll_message(), Err(ProtocolError::InvalidUtf8.into()));
+    assert_eq!(
+        server.poll_message(),
+        Err(ProtocolError::InvalidUtf8.into())
+    );
 }
 
 #[test]
@@ -213,12 +266,21 @@ fn s7_closing_handshake_client_initiated() {
     let (mut client, mut server) = pair();
     client.close(CloseCode::NORMAL, "done").unwrap();
     pump(&mut client, &mut server);
-    assert_eq!(server.poll_message(), Ok(Some(Message::Close(Some(CloseFrame::new(1000, "done"))))));
+    assert_eq!(
+        server.poll_message(),
+        Ok(Some(Message::Close(Some(CloseFrame::new(1000, "done")))))
+    );
     assert!(server.is_closed() && server.should_close_transport());
     pump(&mut server, &mut client);
-    assert_eq!(client.poll_message(), Ok(Some(Message::Close(Some(CloseFrame::new(1000, ""))))));
+    assert_eq!(
+        client.poll_message(),
+        Ok(Some(Message::Close(Some(CloseFrame::new(1000, "")))))
+    );
     assert!(client.is_closed());
-    assert!(!client.should_close_transport(), "the client waits for the server to close TCP");
+    assert!(
+        !client.should_close_transport(),
+        "the client waits for the server to close TCP"
+    );
     assert_eq!(client.close_status().unwrap().code(), CloseCode::NORMAL);
     assert_eq!(client.send(Message::text("late")), Err(Error::Closed));
 }
@@ -237,7 +299,10 @@ fn s7_close_without_code_is_reported_as_1005() {
 fn s7_4_invalid_close_codes_and_bodies() {
     for code in [0u16, 999, 1004, 1005, 1006, 1015, 1016, 2000, 2999, 5000] {
         let (events, sent) = server_gets(&frame(true, 0, 8, &code.to_be_bytes(), KEY));
-        assert_eq!(events, vec![Err(ProtocolError::InvalidCloseCode(code).into())]);
+        assert_eq!(
+            events,
+            vec![Err(ProtocolError::InvalidCloseCode(code).into())]
+        );
         assert_eq!(close_code_of(&sent), Some(1002));
     }
     let (events, _) = server_gets(&frame(true, 0, 8, &[3], KEY));
@@ -262,7 +327,10 @@ fn eof_without_close_is_abnormal() {
     server.recv_eof();
     assert_eq!(server.poll_message(), Err(Error::AbnormalClosure));
     assert_eq!(server.close_status(), Some(CloseStatus::Abnormal));
-    assert!(server.poll_transmit().is_none(), "no close frame on a dead transport");
+    assert!(
+        server.poll_transmit().is_none(),
+        "no close frame on a dead transport"
+    );
 }
 
 #[test]
@@ -270,20 +338,32 @@ fn limits_fail_with_1009() {
     let config = Config::default().max_message_size(10).max_frame_size(8);
     let mut server = Connection::new(Role::Server, config.clone(), None);
     server.recv(&frame(true, 0, 2, &[0; 9], KEY)[..6]); // header only: refused before the payload
-    assert_eq!(server.poll_message(), Err(Error::MessageTooBig { limit: 8 }));
+    assert_eq!(
+        server.poll_message(),
+        Err(Error::MessageTooBig { limit: 8 })
+    );
     assert_eq!(close_code_of(&server.poll_transmit().unwrap()), Some(1009));
     let mut server = Connection::new(Role::Server, config, None);
     let mut bytes = frame(false, 0, 2, &[0; 6], KEY);
     bytes.extend(frame(true, 0, 0, &[0; 6], KEY));
     server.recv(&bytes);
-    assert_eq!(server.poll_message(), Err(Error::MessageTooBig { limit: 10 }));
+    assert_eq!(
+        server.poll_message(),
+        Err(Error::MessageTooBig { limit: 10 })
+    );
 }
 
 #[test]
 fn api_misuse_is_refused() {
     let (mut client, _) = pair();
-    assert!(matches!(client.send(Message::Ping(Bytes::from(vec![0; 126]))), Err(Error::InvalidInput(_))));
-    assert!(matches!(client.send(Message::Close(Some(CloseFrame::new(1005, "")))), Err(Error::InvalidInput(_))));
+    assert!(matches!(
+        client.send(Message::Ping(Bytes::from(vec![0; 126]))),
+        Err(Error::InvalidInput(_))
+    ));
+    assert!(matches!(
+        client.send(Message::Close(Some(CloseFrame::new(1005, "")))),
+        Err(Error::InvalidInput(_))
+    ));
     assert!(!client.has_transmit());
 }
 
@@ -291,11 +371,18 @@ fn api_misuse_is_refused() {
 fn large_messages_and_send_fragmentation() {
     let config = Config::default().max_send_frame_size(1000);
     let mut client = Connection::new(Role::Client, config, None);
-    let mut server = Connection::new(Role::Server, Config::default().max_send_frame_size(777), None);
+    let mut server = Connection::new(
+        Role::Server,
+        Config::default().max_send_frame_size(777),
+        None,
+    );
     let big: Vec<u8> = (0..100_000u32).map(|i| i as u8).collect();
     client.send(Message::binary(big.clone())).unwrap();
     pump(&mut client, &mut server);
-    assert_eq!(server.poll_message(), Ok(Some(Message::binary(big.clone()))));
+    assert_eq!(
+        server.poll_message(),
+        Ok(Some(Message::binary(big.clone())))
+    );
     server.send(Message::binary(big.clone())).unwrap();
     pump(&mut server, &mut client);
     assert_eq!(client.poll_message(), Ok(Some(Message::binary(big))));
@@ -321,11 +408,20 @@ fn vectored_transmit_matches_poll_transmit() {
 
 #[test]
 fn write_buffer_limit_gives_backpressure() {
-    let mut server = Connection::new(Role::Server, Config::default().max_write_buffer(1000).write_buffer_high_water(500), None);
+    let mut server = Connection::new(
+        Role::Server,
+        Config::default()
+            .max_write_buffer(1000)
+            .write_buffer_high_water(500),
+        None,
+    );
     server.send(Message::binary(vec![0u8; 600])).unwrap();
     assert!(server.wants_flush());
     server.send(Message::binary(vec![0u8; 600])).unwrap();
-    assert_eq!(server.send(Message::binary(vec![0u8; 1])), Err(Error::WriteBufferFull));
+    assert_eq!(
+        server.send(Message::binary(vec![0u8; 1])),
+        Err(Error::WriteBufferFull)
+    );
     while server.poll_transmit().is_some() {}
     assert!(server.send(Message::binary(vec![0u8; 1])).is_ok());
 }
@@ -382,11 +478,19 @@ proptest! {
 
 #[test]
 fn a_ping_flood_does_not_grow_the_output_buffer() {
-    let mut server = Connection::new(Role::Server, Config::default().write_buffer_high_water(1024), None);
+    let mut server = Connection::new(
+        Role::Server,
+        Config::default().write_buffer_high_water(1024),
+        None,
+    );
     let ping = frame(true, 0, 9, &[7; 125], KEY);
     for _ in 0..10_000 {
         server.recv(&ping);
         while let Ok(Some(_)) = server.poll_message() {}
     }
-    assert!(server.buffered_amount() < 1024 + 200, "{}", server.buffered_amount());
+    assert!(
+        server.buffered_amount() < 1024 + 200,
+        "{}",
+        server.buffered_amount()
+    );
 }

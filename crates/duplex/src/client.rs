@@ -200,14 +200,24 @@ impl ClientBuilder {
             });
         }
         let negotiated = request.check_response(&response)?;
-        let ws = WebSocket::from_raw(stream, Role::Client, self.config.clone(), negotiated.deflate, &buf)
-            .with_protocol(negotiated.subprotocol);
+        let ws = WebSocket::from_raw(
+            stream,
+            Role::Client,
+            self.config.clone(),
+            negotiated.deflate,
+            &buf,
+        )
+        .with_protocol(negotiated.subprotocol);
         Ok((ws, response))
     }
 }
 
 /// Reads (a bounded part of) the body of a refused handshake, for the error.
-async fn read_error_body<S: AsyncRead + Unpin>(stream: &mut S, response: &Response, mut buf: BytesMut) -> Bytes {
+async fn read_error_body<S: AsyncRead + Unpin>(
+    stream: &mut S,
+    response: &Response,
+    mut buf: BytesMut,
+) -> Bytes {
     let want = response
         .header("Content-Length")
         .and_then(|v| v.trim().parse::<usize>().ok())

@@ -138,8 +138,14 @@ impl Future for UpgradeFuture {
         let upgraded = ready!(Pin::new(&mut this.on_upgrade).poll(cx))
             .map_err(|e| Error::Io(std::io::Error::other(e)))?;
         let config = this.config.take().unwrap_or_default();
-        let ws = WebSocket::from_raw(TokioIo::new(upgraded), Role::Server, config, this.deflate.take(), &[])
-            .with_protocol(this.subprotocol.take());
+        let ws = WebSocket::from_raw(
+            TokioIo::new(upgraded),
+            Role::Server,
+            config,
+            this.deflate.take(),
+            &[],
+        )
+        .with_protocol(this.subprotocol.take());
         Poll::Ready(Ok(ws))
     }
 }

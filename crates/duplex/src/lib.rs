@@ -61,7 +61,7 @@ pub use stream::MaybeTlsStream;
 pub use url::WsUrl;
 pub use websocket::{WebSocket, DEFAULT_CLOSE_TIMEOUT};
 
+pub use duplex_proto as proto;
 pub use duplex_proto::deflate::DeflateConfig;
 pub use duplex_proto::handshake::{Limits, Request, Response};
 pub use duplex_proto::{CloseCode, CloseFrame, CloseStatus, Config, Message, Role, Utf8Bytes};
-pub use duplex_proto as proto;

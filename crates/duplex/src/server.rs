@@ -170,7 +170,11 @@ async fn refuse<S: AsyncWrite + Unpin>(stream: &mut S, error: HandshakeError) ->
     Error::Handshake(error)
 }
 
-async fn respond_error<S: AsyncWrite + Unpin>(stream: &mut S, status: u16, body: &str) -> std::io::Result<()> {
+async fn respond_error<S: AsyncWrite + Unpin>(
+    stream: &mut S,
+    status: u16,
+    body: &str,
+) -> std::io::Result<()> {
     stream
         .write_all(&duplex_proto::handshake::error_response(status, &[], body))
         .await?;
@@ -226,7 +230,9 @@ where
     pub async fn accept_with(mut self, answer: Accept) -> Result<WebSocket<S>> {
         if let Some(p) = &answer.subprotocol {
             if !self.request.subprotocols().any(|offered| offered == p) {
-                return Err(Error::InvalidInput("subprotocol was not offered by the client"));
+                return Err(Error::InvalidInput(
+                    "subprotocol was not offered by the client",
+                ));
             }
         }
         let config = self.acceptor.config.clone();

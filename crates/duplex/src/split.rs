@@ -49,7 +49,9 @@ impl<S> Shared<S> {
     fn lock(&self) -> MutexGuard<'_, WebSocket<S>> {
         // A panic while polling leaves nothing half-done that matters more
         // than the panic itself; carry on with the state as it is.
-        self.ws.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.ws
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 

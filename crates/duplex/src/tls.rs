@@ -55,7 +55,9 @@ fn client_config(
         .map_err(tls_error)?
         .with_root_certificates(roots);
     let mut config = match identity {
-        Some((certs, key)) => builder.with_client_auth_cert(certs, key).map_err(tls_error)?,
+        Some((certs, key)) => builder
+            .with_client_auth_cert(certs, key)
+            .map_err(tls_error)?,
         None => builder.with_no_client_auth(),
     };
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
@@ -102,14 +104,20 @@ pub fn insecure_client_config() -> Arc<ClientConfig> {
 }
 
 /// Server settings from a PEM certificate chain and a PEM private key.
-pub fn server_config_from_pem(cert_file: impl AsRef<Path>, key_file: impl AsRef<Path>) -> Result<Arc<ServerConfig>> {
+pub fn server_config_from_pem(
+    cert_file: impl AsRef<Path>,
+    key_file: impl AsRef<Path>,
+) -> Result<Arc<ServerConfig>> {
     let certs = load_certs(cert_file.as_ref())?;
     let key = load_key(key_file.as_ref())?;
     server_config(certs, key)
 }
 
 /// Server settings from a certificate chain and a key already in memory.
-pub fn server_config(certs: Vec<CertificateDer<'static>>, key: PrivateKeyDer<'static>) -> Result<Arc<ServerConfig>> {
+pub fn server_config(
+    certs: Vec<CertificateDer<'static>>,
+    key: PrivateKeyDer<'static>,
+) -> Result<Arc<ServerConfig>> {
     let mut config = ServerConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
         .map_err(tls_error)?
@@ -127,7 +135,10 @@ pub fn load_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>> {
         .collect::<std::result::Result<_, _>>()
         .map_err(|e| Error::Tls(format!("{}: {e}", path.display())))?;
     if certs.is_empty() {
-        return Err(Error::Tls(format!("{}: no certificates found", path.display())));
+        return Err(Error::Tls(format!(
+            "{}: no certificates found",
+            path.display()
+        )));
     }
     Ok(certs)
 }
@@ -161,7 +172,12 @@ impl ServerCertVerifier for AcceptAnyCert {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
     }
 
     fn verify_tls13_signature(
@@ -170,7 +186,12 @@ impl ServerCertVerifier for AcceptAnyCert {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {

@@ -30,7 +30,9 @@ impl WsUrl {
     /// ```
     pub fn parse(url: &str) -> Result<WsUrl> {
         if url.contains('#') {
-            return Err(Error::InvalidUrl(format!("{url}: fragments are not allowed")));
+            return Err(Error::InvalidUrl(format!(
+                "{url}: fragments are not allowed"
+            )));
         }
         let uri: http::Uri = url
             .parse()
@@ -38,13 +40,19 @@ impl WsUrl {
         let tls = match uri.scheme_str().map(str::to_ascii_lowercase).as_deref() {
             Some("ws" | "http") => false,
             Some("wss" | "https") => true,
-            _ => return Err(Error::InvalidUrl(format!("{url}: the scheme must be ws:// or wss://"))),
+            _ => {
+                return Err(Error::InvalidUrl(format!(
+                    "{url}: the scheme must be ws:// or wss://"
+                )))
+            }
         };
         let authority = uri
             .authority()
             .ok_or_else(|| Error::InvalidUrl(format!("{url}: no host")))?;
         if authority.as_str().contains('@') {
-            return Err(Error::InvalidUrl(format!("{url}: credentials in URLs are not supported; use an Authorization header")));
+            return Err(Error::InvalidUrl(format!(
+                "{url}: credentials in URLs are not supported; use an Authorization header"
+            )));
         }
         let host = authority.host();
         if host.is_empty() {
@@ -69,7 +77,10 @@ impl WsUrl {
         };
         Ok(WsUrl {
             tls,
-            host: host.trim_start_matches('[').trim_end_matches(']').to_string(),
+            host: host
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .to_string(),
             port,
             host_header,
             resource,
@@ -84,16 +95,37 @@ mod tests {
     #[test]
     fn parses_the_usual_forms() {
         let u = WsUrl::parse("ws://localhost").unwrap();
-        assert_eq!((u.tls, u.host.as_str(), u.port, u.host_header.as_str(), u.resource.as_str()), (false, "localhost", 80, "localhost", "/"));
+        assert_eq!(
+            (
+                u.tls,
+                u.host.as_str(),
+                u.port,
+                u.host_header.as_str(),
+                u.resource.as_str()
+            ),
+            (false, "localhost", 80, "localhost", "/")
+        );
         let u = WsUrl::parse("ws://127.0.0.1:9001/runCase?case=1&agent=duplex").unwrap();
-        assert_eq!((u.port, u.host_header.as_str(), u.resource.as_str()), (9001, "127.0.0.1:9001", "/runCase?case=1&agent=duplex"));
+        assert_eq!(
+            (u.port, u.host_header.as_str(), u.resource.as_str()),
+            (9001, "127.0.0.1:9001", "/runCase?case=1&agent=duplex")
+        );
         let u = WsUrl::parse("wss://example.com/x").unwrap();
-        assert_eq!((u.tls, u.port, u.host_header.as_str()), (true, 443, "example.com"));
+        assert_eq!(
+            (u.tls, u.port, u.host_header.as_str()),
+            (true, 443, "example.com")
+        );
     }
 
     #[test]
     fn refuses_what_is_not_a_websocket_url() {
-        for bad in ["ftp://x/", "ws://", "ws://h/#frag", "localhost:80", "ws://user:pw@h/"] {
+        for bad in [
+            "ftp://x/",
+            "ws://",
+            "ws://h/#frag",
+            "localhost:80",
+            "ws://user:pw@h/",
+        ] {
             assert!(WsUrl::parse(bad).is_err(), "{bad}");
         }
     }

@@ -302,7 +302,10 @@ where
     }
 
     /// The heart of the read side; see [`Stream::poll_next`].
-    pub(crate) fn poll_next_message(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Message>>> {
+    pub(crate) fn poll_next_message(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Message>>> {
         if self.finished {
             return Poll::Ready(None);
         }

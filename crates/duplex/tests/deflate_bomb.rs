@@ -36,12 +36,16 @@ fn compressed_zeros(total: usize) -> Vec<u8> {
     while fed < total {
         let before = compress.total_in();
         out.reserve(64 << 10);
-        compress.compress_vec(&zeros, &mut out, FlushCompress::None).unwrap();
+        compress
+            .compress_vec(&zeros, &mut out, FlushCompress::None)
+            .unwrap();
         fed += (compress.total_in() - before) as usize;
     }
     loop {
         out.reserve(64 << 10);
-        compress.compress_vec(&[], &mut out, FlushCompress::Sync).unwrap();
+        compress
+            .compress_vec(&[], &mut out, FlushCompress::Sync)
+            .unwrap();
         if out.ends_with(&[0, 0, 0xff, 0xff]) {
             break;
         }
@@ -54,7 +58,11 @@ fn compressed_zeros(total: usize) -> Vec<u8> {
 async fn compression_bomb_is_refused_with_1009_and_bounded_memory() {
     let bomb = compressed_zeros(1 << 30);
     let bomb_len = bomb.len();
-    assert!(bomb.len() < 2 << 20, "the bomb is small: {} bytes", bomb.len());
+    assert!(
+        bomb.len() < 2 << 20,
+        "the bomb is small: {} bytes",
+        bomb.len()
+    );
 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -105,15 +113,33 @@ async fn compression_bomb_is_refused_with_1009_and_bounded_memory() {
         let _ = tcp.read_to_end(&mut reply);
         reply
     });
-    let reply = tokio::time::timeout(Duration::from_secs(60), client).await.unwrap().unwrap();
+    let reply = tokio::time::timeout(Duration::from_secs(60), client)
+        .await
+        .unwrap()
+        .unwrap();
     // The server's close frame: 0x88, length, then the code 1009.
-    assert!(reply.len() >= 4 && reply[0] == 0x88, "{:x?}", &reply[..reply.len().min(16)]);
+    assert!(
+        reply.len() >= 4 && reply[0] == 0x88,
+        "{:x?}",
+        &reply[..reply.len().min(16)]
+    );
     assert_eq!(u16::from_be_bytes([reply[2], reply[3]]), 1009);
     let error = server.await.unwrap();
-    assert!(matches!(error, Some(duplex::Error::MessageTooBig { limit: LIMIT })), "{error:?}");
+    assert!(
+        matches!(error, Some(duplex::Error::MessageTooBig { limit: LIMIT })),
+        "{error:?}"
+    );
     let growth = peak_rss().saturating_sub(before);
-    eprintln!("bomb: {} bytes compressed; peak memory grew by {} KiB", bomb_len, growth >> 10);
+    eprintln!(
+        "bomb: {} bytes compressed; peak memory grew by {} KiB",
+        bomb_len,
+        growth >> 10
+    );
     // The inflated data is cut at the limit; allow for buffer growth and the
     // compressed frame itself, but nothing near the 1 GiB the bomb asks for.
-    assert!(growth < 5 * LIMIT as u64, "peak memory grew by {} MiB", growth >> 20);
+    assert!(
+        growth < 5 * LIMIT as u64,
+        "peak memory grew by {} MiB",
+        growth >> 20
+    );
 }

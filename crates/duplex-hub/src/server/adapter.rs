@@ -28,7 +28,13 @@ pub enum Adapter {
 impl Adapter {
     /// Delivers `frame` to every subscriber of `channel` except `except`;
     /// returns how many local sockets got it.
-    pub async fn publish(&self, app: &AppState, channel: &str, frame: &Frame, except: Option<&SocketId>) -> usize {
+    pub async fn publish(
+        &self,
+        app: &AppState,
+        channel: &str,
+        frame: &Frame,
+        except: Option<&SocketId>,
+    ) -> usize {
         match self {
             Adapter::Memory => app.publish(channel, frame, except),
         }
@@ -42,7 +48,11 @@ impl Adapter {
     }
 
     /// The occupied channels whose name starts with `prefix`.
-    pub async fn channels_with_prefix(&self, app: &AppState, prefix: &str) -> Vec<(String, ChannelStats)> {
+    pub async fn channels_with_prefix(
+        &self,
+        app: &AppState,
+        prefix: &str,
+    ) -> Vec<(String, ChannelStats)> {
         match self {
             Adapter::Memory => app.channels_with_prefix(prefix),
         }

@@ -37,10 +37,19 @@ pub async fn handle(hub: Arc<Hub>, req: http::Request<Incoming>) -> Response {
 
 async fn handle_inner(hub: &Hub, req: http::Request<Incoming>) -> Response {
     let (parts, body) = req.into_parts();
-    let body = match Limited::new(body, hub.config.max_request_body_bytes).collect().await {
+    let body = match Limited::new(body, hub.config.max_request_body_bytes)
+        .collect()
+        .await
+    {
         Ok(collected) => collected.to_bytes(),
         Err(e) if e.is::<http_body_util::LengthLimitError>() => {
-            return json_error(413, &format!("request body is larger than {} bytes", hub.config.max_request_body_bytes))
+            return json_error(
+                413,
+                &format!(
+                    "request body is larger than {} bytes",
+                    hub.config.max_request_body_bytes
+                ),
+            )
         }
         Err(e) => return json_error(400, &format!("could not read the request body: {e}")),
     };
@@ -51,7 +60,11 @@ async fn handle_inner(hub: &Hub, req: http::Request<Incoming>) -> Response {
         Ok(request) => request,
         Err(e) => return json_error(e.status(), &e.to_string()),
     };
-    let segments: Vec<String> = path.trim_start_matches('/').split('/').map(percent_decode).collect();
+    let segments: Vec<String> = path
+        .trim_start_matches('/')
+        .split('/')
+        .map(percent_decode)
+        .collect();
     let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
     // pusher-http-python posts terminate_connections without the /apps/{id}
     // prefix; the auth_key names the app then.
@@ -63,8 +76,14 @@ async fn handle_inner(hub: &Hub, req: http::Request<Incoming>) -> Response {
     let Some(app) = app else {
         return json_error(404, "unknown app");
     };
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    if let Err(e) = request.verify(app.config.credentials(), now, hub.config.api_timestamp_window) {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    if let Err(e) = request.verify(
+        app.config.credentials(),
+        now,
+        hub.config.api_timestamp_window,
+    ) {
         return json_error(e.status(), &e.to_string());
     }
     if !app.config.enabled {
@@ -114,7 +133,12 @@ struct Info {
 impl Info {
     fn parse(info: Option<&str>) -> Result<Self, String> {
         let mut out = Info::default();
-        for attribute in info.unwrap_or("").split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        for attribute in info
+            .unwrap_or("")
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+        {
             match attribute {
                 "user_count" => out.user_count = true,
                 "subscription_count" => out.subscription_count = true,
@@ -147,9 +171,15 @@ type Refusal = (u16, String);
 fn validate_event(app: &AppState, body: EventBody) -> Result<Event, Refusal> {
     let limits = &app.config.limits;
     let bad = |message: String| (400, message);
-    let name = body.name.filter(|n| !n.is_empty()).ok_or_else(|| bad("missing event `name`".into()))?;
+    let name = body
+        .name
+        .filter(|n| !n.is_empty())
+        .ok_or_else(|| bad("missing event `name`".into()))?;
     if name.len() > limits.max_event_name_length {
-        return Err(bad(format!("event name is longer than {} bytes", limits.max_event_name_length)));
+        return Err(bad(format!(
+            "event name is longer than {} bytes",
+            limits.max_event_name_length
+        )));
     }
     let data = match body.data {
         Some(Value::String(s)) => s,
@@ -157,24 +187,38 @@ fn validate_event(app: &AppState, body: EventBody) -> Result<Event, Refusal> {
         Some(other) => other.to_string(),
     };
     if data.len() > limits.max_event_payload_bytes {
-        return Err((413, format!("event data is larger than {} bytes", limits.max_event_payload_bytes)));
+        return Err((
+            413,
+            format!(
+                "event data is larger than {} bytes",
+                limits.max_event_payload_bytes
+            ),
+        ));
     }
     let channels = match (body.channels, body.channel) {
         (Some(channels), None) => channels,
         (None, Some(channel)) => vec![channel],
-        (Some(_), Some(_)) => return Err(bad("give either `channels` or `channel`, not both".into())),
+        (Some(_), Some(_)) => {
+            return Err(bad("give either `channels` or `channel`, not both".into()))
+        }
         (None, None) => return Err(bad("missing `channels`".into())),
     };
     if channels.is_empty() {
         return Err(bad("`channels` is empty".into()));
     }
     if channels.len() > limits.max_channels_per_publish {
-        return Err(bad(format!("more than {} channels in one event", limits.max_channels_per_publish)));
+        return Err(bad(format!(
+            "more than {} channels in one event",
+            limits.max_channels_per_publish
+        )));
     }
     for channel in &channels {
-        let kind = channel::validate_name(channel, limits.max_channel_name_length).map_err(|e| bad(format!("{channel:?}: {e}")))?;
+        let kind = channel::validate_name(channel, limits.max_channel_name_length)
+            .map_err(|e| bad(format!("{channel:?}: {e}")))?;
         if kind.is_encrypted() && channels.len() > 1 {
-            return Err(bad("an event on an encrypted channel cannot target other channels".into()));
+            return Err(bad(
+                "an event on an encrypted channel cannot target other channels".into(),
+            ));
         }
     }
     let except = match body.socket_id {
@@ -203,10 +247,19 @@ async fn publish(hub: &Hub, app: &AppState, event: &Event) -> Value {
             user_id: None,
         }
         .to_frame();
-        hub.adapter.publish(app, channel, &frame, event.except.as_ref()).await;
+        hub.adapter
+            .publish(app, channel, &frame, event.except.as_ref())
+            .await;
         if event.info.any() {
-            let stats = hub.adapter.channel_stats(app, channel).await.unwrap_or_default();
-            info.insert(channel.clone(), event.info.render(ChannelKind::of(channel), stats));
+            let stats = hub
+                .adapter
+                .channel_stats(app, channel)
+                .await
+                .unwrap_or_default();
+            info.insert(
+                channel.clone(),
+                event.info.render(ChannelKind::of(channel), stats),
+            );
         }
     }
     if event.info.any() {
@@ -275,7 +328,11 @@ async fn post_batch(hub: &Hub, app: &AppState, body: &Bytes) -> Response {
             _ => json!({}),
         });
     }
-    answer(Ok(if with_info { json!({ "batch": results }) } else { json!({}) }))
+    answer(Ok(if with_info {
+        json!({ "batch": results })
+    } else {
+        json!({})
+    }))
 }
 
 async fn get_channels(hub: &Hub, app: &AppState, request: &ApiRequest<'_>) -> Response {
@@ -295,7 +352,12 @@ async fn get_channels(hub: &Hub, app: &AppState, request: &ApiRequest<'_>) -> Re
     json(200, json!({ "channels": channels }).to_string())
 }
 
-async fn get_channel(hub: &Hub, app: &AppState, channel: &str, request: &ApiRequest<'_>) -> Response {
+async fn get_channel(
+    hub: &Hub,
+    app: &AppState,
+    channel: &str,
+    request: &ApiRequest<'_>,
+) -> Response {
     let kind = match channel::validate_name(channel, app.config.limits.max_channel_name_length) {
         Ok(kind) => kind,
         Err(e) => return json_error(400, &e.to_string()),
@@ -305,7 +367,10 @@ async fn get_channel(hub: &Hub, app: &AppState, channel: &str, request: &ApiRequ
         Err(e) => return json_error(400, &e),
     };
     if info.user_count && !kind.is_presence() {
-        return json_error(400, "info=user_count is only available for presence channels");
+        return json_error(
+            400,
+            "info=user_count is only available for presence channels",
+        );
     }
     let stats = hub.adapter.channel_stats(app, channel).await;
     let mut body = info.render(kind, stats.unwrap_or_default());
@@ -337,7 +402,11 @@ fn percent_decode(segment: &str) -> String {
     let mut i = 0;
     while i < bytes.len() {
         let hex = |b: u8| (b as char).to_digit(16);
-        match (bytes[i], bytes.get(i + 1).copied().and_then(hex), bytes.get(i + 2).copied().and_then(hex)) {
+        match (
+            bytes[i],
+            bytes.get(i + 1).copied().and_then(hex),
+            bytes.get(i + 2).copied().and_then(hex),
+        ) {
             (b'%', Some(hi), Some(lo)) => {
                 out.push((hi * 16 + lo) as u8);
                 i += 3;

@@ -183,7 +183,9 @@ impl AppState {
                     }
                 }
             }
-            entry.subscribers.insert(conn.socket_id.clone(), conn.clone());
+            entry
+                .subscribers
+                .insert(conn.socket_id.clone(), conn.clone());
         }
         let succeeded = ServerMessage::SubscriptionSucceeded {
             channel,
@@ -192,7 +194,10 @@ impl AppState {
         .to_frame();
         conn.send(succeeded);
         if kind.is_cache() && !already {
-            match cache.get(channel).filter(|(_, at)| at.elapsed() < CACHE_TTL) {
+            match cache
+                .get(channel)
+                .filter(|(_, at)| at.elapsed() < CACHE_TTL)
+            {
                 Some((frame, _)) => {
                     conn.send(frame.clone());
                 }
@@ -203,10 +208,7 @@ impl AppState {
             }
         }
         if let Some(user_id) = &added_user {
-            let info = entry
-                .presence
-                .as_ref()
-                .and_then(|p| p.user_info(user_id));
+            let info = entry.presence.as_ref().and_then(|p| p.user_info(user_id));
             let frame = ServerMessage::MemberAdded {
                 channel,
                 user_id,
@@ -221,10 +223,17 @@ impl AppState {
         }
         drop(guard);
         if is_new_channel {
-            self.webhook(WebhookEventData::channel(WebhookEvent::ChannelOccupied, channel));
+            self.webhook(WebhookEventData::channel(
+                WebhookEvent::ChannelOccupied,
+                channel,
+            ));
         }
         if let Some(user_id) = added_user {
-            self.webhook(WebhookEventData::member(WebhookEvent::MemberAdded, channel, &user_id));
+            self.webhook(WebhookEventData::member(
+                WebhookEvent::MemberAdded,
+                channel,
+                &user_id,
+            ));
         }
         Ok(())
     }
@@ -262,10 +271,17 @@ impl AppState {
         }
         drop(guard);
         if let Some(user_id) = removed_user {
-            self.webhook(WebhookEventData::member(WebhookEvent::MemberRemoved, channel, &user_id));
+            self.webhook(WebhookEventData::member(
+                WebhookEvent::MemberRemoved,
+                channel,
+                &user_id,
+            ));
         }
         if vacated {
-            self.webhook(WebhookEventData::channel(WebhookEvent::ChannelVacated, channel));
+            self.webhook(WebhookEventData::channel(
+                WebhookEvent::ChannelVacated,
+                channel,
+            ));
         }
         true
     }
@@ -276,8 +292,12 @@ impl AppState {
         let mut guard = self.channels();
         if ChannelKind::of(channel).is_cache() {
             let now = Instant::now();
-            guard.cache.retain(|_, (_, at)| now.duration_since(*at) < CACHE_TTL);
-            guard.cache.insert(channel.to_string(), (frame.clone(), now));
+            guard
+                .cache
+                .retain(|_, (_, at)| now.duration_since(*at) < CACHE_TTL);
+            guard
+                .cache
+                .insert(channel.to_string(), (frame.clone(), now));
         }
         let Some(entry) = guard.map.get(channel) else {
             return 0;
@@ -351,7 +371,10 @@ impl AppState {
             return 0;
         };
         for conn in sockets.values() {
-            conn.close(4009, "Connection terminated by the server (terminate_connections)");
+            conn.close(
+                4009,
+                "Connection terminated by the server (terminate_connections)",
+            );
         }
         sockets.len()
     }

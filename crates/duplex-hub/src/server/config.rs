@@ -127,18 +127,28 @@ impl ServerConfig {
             ("send_queue_frames", self.send_queue_frames as u64),
             ("max_request_body_bytes", self.max_request_body_bytes as u64),
             ("max_connections", self.max_connections),
-            ("max_messages_per_second", u64::from(self.max_messages_per_second)),
-            ("max_channels_per_connection", self.max_channels_per_connection as u64),
+            (
+                "max_messages_per_second",
+                u64::from(self.max_messages_per_second),
+            ),
+            (
+                "max_channels_per_connection",
+                self.max_channels_per_connection as u64,
+            ),
         ] {
             if value == 0 {
                 return Err(ConfigError::Invalid(format!("`{name}` must be at least 1")));
             }
         }
         if self.max_request_head_bytes < 8192 {
-            return Err(ConfigError::Invalid("`max_request_head_bytes` must be at least 8192".into()));
+            return Err(ConfigError::Invalid(
+                "`max_request_head_bytes` must be at least 8192".into(),
+            ));
         }
         if self.tls_cert.is_some() != self.tls_key.is_some() {
-            return Err(ConfigError::Invalid("`tls_cert` and `tls_key` go together".into()));
+            return Err(ConfigError::Invalid(
+                "`tls_cert` and `tls_key` go together".into(),
+            ));
         }
         if self.apps.is_empty() {
             return Err(ConfigError::Invalid("no apps configured".into()));

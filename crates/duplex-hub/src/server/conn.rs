@@ -78,7 +78,11 @@ pub struct ConnHandle {
 
 impl ConnHandle {
     /// A handle and the receiving end of its send queue of `capacity` frames.
-    pub fn new(socket_id: SocketId, capacity: usize, drops: Arc<AtomicU64>) -> (Self, mpsc::Receiver<Outbound>, Arc<Closer>) {
+    pub fn new(
+        socket_id: SocketId,
+        capacity: usize,
+        drops: Arc<AtomicU64>,
+    ) -> (Self, mpsc::Receiver<Outbound>, Arc<Closer>) {
         let (tx, rx) = mpsc::channel(capacity.max(1));
         let closer = Arc::new(Closer::default());
         (
@@ -108,7 +112,8 @@ impl ConnHandle {
                 self.drops.fetch_add(1, Ordering::Relaxed);
                 if !self.overflowed.swap(true, Ordering::Relaxed) {
                     tracing::info!(socket_id = %self.socket_id, "send queue full: disconnecting slow client");
-                    self.closer.close(4100, "Over capacity: the client does not read fast enough");
+                    self.closer
+                        .close(4100, "Over capacity: the client does not read fast enough");
                 }
                 false
             }

@@ -120,14 +120,23 @@ fn acceptor_for(hub: &Hub) -> Acceptor {
         .handshake_timeout(Duration::from_secs(hub.config.handshake_timeout.into()))
 }
 
-async fn handle(hub: Arc<Hub>, acceptor: Arc<Acceptor>, mut req: http::Request<Incoming>, peer: SocketAddr) -> Result<Response, Infallible> {
+async fn handle(
+    hub: Arc<Hub>,
+    acceptor: Arc<Acceptor>,
+    mut req: http::Request<Incoming>,
+    peer: SocketAddr,
+) -> Result<Response, Infallible> {
     let path = req.uri().path().to_string();
     let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     let response = match (req.method().as_str(), segments.as_slice()) {
         (_, ["app", key]) => upgrade(hub, &acceptor, &mut req, key, peer),
-        (_, ["apps", ..]) | (_, ["users", _, "terminate_connections"]) => api::handle(hub, req).await,
+        (_, ["apps", ..]) | (_, ["users", _, "terminate_connections"]) => {
+            api::handle(hub, req).await
+        }
         ("GET", ["healthz"]) => respond(200, "text/plain", "ok\n"),
-        ("GET", ["readyz"]) if hub.is_shutting_down() => respond(503, "text/plain", "shutting down\n"),
+        ("GET", ["readyz"]) if hub.is_shutting_down() => {
+            respond(503, "text/plain", "shutting down\n")
+        }
         ("GET", ["readyz"]) => respond(200, "text/plain", "ready\n"),
         ("GET", ["metrics"]) => metrics(&hub),
         _ if hub.config.demo => demo::handle(hub, req, peer).await,
@@ -136,9 +145,19 @@ async fn handle(hub: Arc<Hub>, acceptor: Arc<Acceptor>, mut req: http::Request<I
     Ok(response)
 }
 
-fn upgrade(hub: Arc<Hub>, acceptor: &Acceptor, req: &mut http::Request<Incoming>, key: &str, peer: SocketAddr) -> Response {
+fn upgrade(
+    hub: Arc<Hub>,
+    acceptor: &Acceptor,
+    req: &mut http::Request<Incoming>,
+    key: &str,
+    peer: SocketAddr,
+) -> Response {
     if !duplex::hyper::is_upgrade_request(req) {
-        return respond(426, "text/plain", "this is a WebSocket endpoint: connect with Upgrade: websocket\n");
+        return respond(
+            426,
+            "text/plain",
+            "this is a WebSocket endpoint: connect with Upgrade: websocket\n",
+        );
     }
     match duplex::hyper::upgrade::<_, Full<Bytes>>(req, acceptor) {
         Ok((response, websocket)) => {
@@ -175,13 +194,37 @@ fn metrics(hub: &Hub) -> Response {
     let mut channels = 0;
     let mut per_app = String::new();
     let series: [(&str, &str, &str); 7] = [
-        ("duplex_app_connections", "gauge", "Open connections per app"),
+        (
+            "duplex_app_connections",
+            "gauge",
+            "Open connections per app",
+        ),
         ("duplex_app_channels", "gauge", "Occupied channels per app"),
-        ("duplex_app_messages_in_total", "counter", "Frames received per app"),
-        ("duplex_app_bytes_in_total", "counter", "Bytes received per app"),
-        ("duplex_app_messages_out_total", "counter", "Frames sent per app"),
-        ("duplex_app_bytes_out_total", "counter", "Bytes sent per app"),
-        ("duplex_app_api_events_total", "counter", "Events published through the HTTP API per app"),
+        (
+            "duplex_app_messages_in_total",
+            "counter",
+            "Frames received per app",
+        ),
+        (
+            "duplex_app_bytes_in_total",
+            "counter",
+            "Bytes received per app",
+        ),
+        (
+            "duplex_app_messages_out_total",
+            "counter",
+            "Frames sent per app",
+        ),
+        (
+            "duplex_app_bytes_out_total",
+            "counter",
+            "Bytes sent per app",
+        ),
+        (
+            "duplex_app_api_events_total",
+            "counter",
+            "Events published through the HTTP API per app",
+        ),
     ];
     let apps: Vec<_> = hub.apps().collect();
     for (i, (name, kind, help)) in series.iter().enumerate() {
@@ -206,12 +249,32 @@ fn metrics(hub: &Hub) -> Response {
     }
     let stats = &hub.webhook_stats;
     let mut text = hub.metrics.render(&[
-        ("duplex_connections", "Open WebSocket connections", hub.connection_count()),
+        (
+            "duplex_connections",
+            "Open WebSocket connections",
+            hub.connection_count(),
+        ),
         ("duplex_channels", "Occupied channels", channels),
-        ("duplex_webhooks_delivered", "Webhook requests delivered", load(&stats.delivered)),
-        ("duplex_webhooks_retried", "Webhook attempts retried", load(&stats.retried)),
-        ("duplex_webhooks_failed", "Webhook requests given up", load(&stats.failed)),
-        ("duplex_webhooks_dropped", "Webhook events dropped (queue full)", load(&stats.dropped)),
+        (
+            "duplex_webhooks_delivered",
+            "Webhook requests delivered",
+            load(&stats.delivered),
+        ),
+        (
+            "duplex_webhooks_retried",
+            "Webhook attempts retried",
+            load(&stats.retried),
+        ),
+        (
+            "duplex_webhooks_failed",
+            "Webhook requests given up",
+            load(&stats.failed),
+        ),
+        (
+            "duplex_webhooks_dropped",
+            "Webhook events dropped (queue full)",
+            load(&stats.dropped),
+        ),
     ]);
     text.push_str(&per_app);
     respond(200, "text/plain; version=0.0.4", text)

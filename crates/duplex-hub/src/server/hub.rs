@@ -94,7 +94,8 @@ impl Hub {
             return Ok(());
         };
         let config = duplex::tls::server_config_from_pem(cert, key)?;
-        *self.tls.write().unwrap_or_else(|e| e.into_inner()) = Some(duplex::tls::TlsAcceptor::from(config));
+        *self.tls.write().unwrap_or_else(|e| e.into_inner()) =
+            Some(duplex::tls::TlsAcceptor::from(config));
         Ok(())
     }
 

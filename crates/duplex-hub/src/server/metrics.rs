@@ -7,7 +7,8 @@ use std::time::Duration;
 
 /// Upper bounds of the latency histogram's buckets, in microseconds.
 const LATENCY_BUCKETS_US: [u64; 14] = [
-    50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000, 25_000, 50_000, 100_000, 250_000, 500_000, 1_000_000,
+    50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000, 25_000, 50_000, 100_000, 250_000, 500_000,
+    1_000_000,
 ];
 
 /// A latency histogram with fixed buckets, updated without locks.
@@ -33,7 +34,10 @@ impl Histogram {
     /// Records one observation.
     pub fn observe(&self, value: Duration) {
         let us = u64::try_from(value.as_micros()).unwrap_or(u64::MAX);
-        let bucket = LATENCY_BUCKETS_US.iter().position(|&le| us <= le).unwrap_or(LATENCY_BUCKETS_US.len());
+        let bucket = LATENCY_BUCKETS_US
+            .iter()
+            .position(|&le| us <= le)
+            .unwrap_or(LATENCY_BUCKETS_US.len());
         self.buckets[bucket].fetch_add(1, Ordering::Relaxed);
         self.sum_us.fetch_add(us, Ordering::Relaxed);
         self.count.fetch_add(1, Ordering::Relaxed);
@@ -44,11 +48,19 @@ impl Histogram {
         let mut cumulative = 0;
         for (i, le) in LATENCY_BUCKETS_US.iter().enumerate() {
             cumulative += self.buckets[i].load(Ordering::Relaxed);
-            let _ = writeln!(out, "{name}_bucket{{le=\"{}\"}} {cumulative}", *le as f64 / 1e6);
+            let _ = writeln!(
+                out,
+                "{name}_bucket{{le=\"{}\"}} {cumulative}",
+                *le as f64 / 1e6
+            );
         }
         cumulative += self.buckets[LATENCY_BUCKETS_US.len()].load(Ordering::Relaxed);
         let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {cumulative}");
-        let _ = writeln!(out, "{name}_sum {}", self.sum_us.load(Ordering::Relaxed) as f64 / 1e6);
+        let _ = writeln!(
+            out,
+            "{name}_sum {}",
+            self.sum_us.load(Ordering::Relaxed) as f64 / 1e6
+        );
         let _ = writeln!(out, "{name}_count {}", self.count.load(Ordering::Relaxed));
     }
 }
@@ -108,18 +120,54 @@ impl Metrics {
         let mut out = String::new();
         let drops = self.send_queue_drops.load(Ordering::Relaxed);
         let _ = writeln!(out, "# HELP duplex_send_queue_drops_total Frames dropped on full send queues (the client is disconnected)\n# TYPE duplex_send_queue_drops_total counter\nduplex_send_queue_drops_total {drops}");
-        self.publish_to_send.render(&mut out, "duplex_publish_to_send_seconds", "Time from queuing a frame for a connection to writing it");
+        self.publish_to_send.render(
+            &mut out,
+            "duplex_publish_to_send_seconds",
+            "Time from queuing a frame for a connection to writing it",
+        );
         let counters = [
-            ("duplex_connections_total", "WebSocket connections accepted", &self.connections_total),
-            ("duplex_messages_in_total", "Frames received from clients", &self.messages_in),
-            ("duplex_bytes_in_total", "Bytes received from clients", &self.bytes_in),
-            ("duplex_messages_out_total", "Frames sent to clients", &self.messages_out),
-            ("duplex_bytes_out_total", "Bytes sent to clients", &self.bytes_out),
-            ("duplex_api_events_total", "Events published through the HTTP API", &self.api_events),
-            ("duplex_api_errors_total", "HTTP API requests refused", &self.api_errors),
+            (
+                "duplex_connections_total",
+                "WebSocket connections accepted",
+                &self.connections_total,
+            ),
+            (
+                "duplex_messages_in_total",
+                "Frames received from clients",
+                &self.messages_in,
+            ),
+            (
+                "duplex_bytes_in_total",
+                "Bytes received from clients",
+                &self.bytes_in,
+            ),
+            (
+                "duplex_messages_out_total",
+                "Frames sent to clients",
+                &self.messages_out,
+            ),
+            (
+                "duplex_bytes_out_total",
+                "Bytes sent to clients",
+                &self.bytes_out,
+            ),
+            (
+                "duplex_api_events_total",
+                "Events published through the HTTP API",
+                &self.api_events,
+            ),
+            (
+                "duplex_api_errors_total",
+                "HTTP API requests refused",
+                &self.api_errors,
+            ),
         ];
         for (name, help, value) in counters {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}", value.load(Ordering::Relaxed));
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}",
+                value.load(Ordering::Relaxed)
+            );
         }
         let _ = writeln!(out, "# HELP duplex_closes_total Connections closed with a Pusher error code\n# TYPE duplex_closes_total counter");
         for (i, count) in self.closes_by_code.iter().enumerate() {
@@ -129,7 +177,10 @@ impl Metrics {
             }
         }
         for (name, help, value) in gauges {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}");
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}"
+            );
         }
         out
     }

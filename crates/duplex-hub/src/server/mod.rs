@@ -64,7 +64,10 @@ impl Server {
         let hub = self.hub.clone();
         let serving = tokio::spawn(http::serve(hub.clone(), self.listener));
         shutdown.await;
-        tracing::info!("shutting down: telling {} clients to reconnect", hub.connection_count());
+        tracing::info!(
+            "shutting down: telling {} clients to reconnect",
+            hub.connection_count()
+        );
         hub.begin_shutdown();
         let _ = serving.await;
         let deadline = tokio::time::Instant::now() + drain;

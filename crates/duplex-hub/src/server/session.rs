@@ -46,7 +46,10 @@ impl ConnectQuery {
             let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
             (k == "protocol").then(|| v.to_string())
         });
-        ConnectQuery { protocol, origin: None }
+        ConnectQuery {
+            protocol,
+            origin: None,
+        }
     }
 
     /// Checks the protocol version: 4008 when absent, 4007 when not 5 to 7.
@@ -54,7 +57,10 @@ impl ConnectQuery {
         match self.protocol.as_deref().map(str::parse::<u8>) {
             None => Err((ErrorCode::NoProtocolVersion, "No protocol version supplied")),
             Some(Ok(5..=7)) => Ok(()),
-            Some(_) => Err((ErrorCode::UnsupportedProtocolVersion, "Unsupported protocol version")),
+            Some(_) => Err((
+                ErrorCode::UnsupportedProtocolVersion,
+                "Unsupported protocol version",
+            )),
         }
     }
 }
@@ -65,12 +71,16 @@ where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     ws.set_close_timeout(Duration::from_secs(2));
-    hub.metrics.connections_total.fetch_add(1, Ordering::Relaxed);
+    hub.metrics
+        .connections_total
+        .fetch_add(1, Ordering::Relaxed);
     let refuse = |code: ErrorCode, message: &str| (code.code(), message.to_string());
     let app = hub.app_by_key(&key).cloned();
     let checked = match (&app, query.check()) {
         (None, _) => Err(refuse(ErrorCode::AppNotFound, "Application does not exist")),
-        (Some(app), _) if !app.config.enabled => Err(refuse(ErrorCode::AppDisabled, "Application disabled")),
+        (Some(app), _) if !app.config.enabled => {
+            Err(refuse(ErrorCode::AppDisabled, "Application disabled"))
+        }
         (Some(app), _) if !app.config.allows_origin(query.origin.as_deref()) => {
             Err(refuse(ErrorCode::Unauthorized, "Origin not allowed"))
         }
@@ -82,7 +92,13 @@ where
         Err((code, reason)) => return refuse_connection(&hub, ws, code, &reason).await,
     };
     let Some(_process_slot) = hub.try_connect() else {
-        return refuse_connection(&hub, ws, ErrorCode::OverCapacity.code(), "Server is over capacity").await;
+        return refuse_connection(
+            &hub,
+            ws,
+            ErrorCode::OverCapacity.code(),
+            "Server is over capacity",
+        )
+        .await;
     };
     let Some(_app_slot) = app.try_connect() else {
         let code = ErrorCode::OverConnectionQuota.code();
@@ -90,7 +106,8 @@ where
     };
     let socket_id = SocketId::generate();
     let drops = hub.metrics.send_queue_drops.clone();
-    let (handle, rx, closer) = ConnHandle::new(socket_id.clone(), hub.config.send_queue_frames, drops);
+    let (handle, rx, closer) =
+        ConnHandle::new(socket_id.clone(), hub.config.send_queue_frames, drops);
     let mut session = Session {
         activity_timeout: Duration::from_secs(hub.config.activity_timeout.into()),
         pong_timeout: Duration::from_secs(hub.config.pong_timeout.into()),
@@ -175,7 +192,10 @@ where
         self.send_now(&established).await;
         let mut shutdown = self.hub.shutdown_signal();
         if *shutdown.borrow_and_update() {
-            closer.close(ErrorCode::ReconnectImmediately.code(), "Server is shutting down");
+            closer.close(
+                ErrorCode::ReconnectImmediately.code(),
+                "Server is shutting down",
+            );
         }
         loop {
             let deadline = self.next_deadline();
@@ -249,11 +269,19 @@ where
 
     /// Writes `first` and whatever else is queued, then flushes; a close
     /// order interrupts a flush that a slow client holds up.
-    async fn write_queued(&mut self, first: Outbound, rx: &mut mpsc::Receiver<Outbound>, closer: &Closer) -> Step {
+    async fn write_queued(
+        &mut self,
+        first: Outbound,
+        rx: &mut mpsc::Receiver<Outbound>,
+        closer: &Closer,
+    ) -> Step {
         let mut frame = Some(first);
         let mut count = 0;
         while let Some(outbound) = frame.take() {
-            self.hub.metrics.publish_to_send.observe(outbound.queued_at.elapsed());
+            self.hub
+                .metrics
+                .publish_to_send
+                .observe(outbound.queued_at.elapsed());
             let f = outbound.frame;
             self.count_out(&f);
             if self.ws.feed(Message::Text(f.to_text())).await.is_err() {
@@ -277,9 +305,17 @@ where
     fn count_out(&self, frame: &Frame) {
         let metrics = &self.hub.metrics;
         metrics.messages_out.fetch_add(1, Ordering::Relaxed);
-        metrics.bytes_out.fetch_add(frame.len() as u64, Ordering::Relaxed);
-        self.app.counters.messages_out.fetch_add(1, Ordering::Relaxed);
-        self.app.counters.bytes_out.fetch_add(frame.len() as u64, Ordering::Relaxed);
+        metrics
+            .bytes_out
+            .fetch_add(frame.len() as u64, Ordering::Relaxed);
+        self.app
+            .counters
+            .messages_out
+            .fetch_add(1, Ordering::Relaxed);
+        self.app
+            .counters
+            .bytes_out
+            .fetch_add(frame.len() as u64, Ordering::Relaxed);
     }
 
     /// Sends a reply to this client right away (not through the queue).
@@ -289,7 +325,8 @@ where
     }
 
     async fn send_error(&mut self, message: &str, code: Option<ErrorCode>) {
-        self.send_now(&ServerMessage::Error { message, code }.to_frame()).await;
+        self.send_now(&ServerMessage::Error { message, code }.to_frame())
+            .await;
     }
 
     async fn close(&mut self, order: CloseOrder) {
@@ -328,9 +365,18 @@ where
         match message {
             Message::Text(text) => {
                 self.hub.metrics.messages_in.fetch_add(1, Ordering::Relaxed);
-                self.hub.metrics.bytes_in.fetch_add(text.len() as u64, Ordering::Relaxed);
-                self.app.counters.messages_in.fetch_add(1, Ordering::Relaxed);
-                self.app.counters.bytes_in.fetch_add(text.len() as u64, Ordering::Relaxed);
+                self.hub
+                    .metrics
+                    .bytes_in
+                    .fetch_add(text.len() as u64, Ordering::Relaxed);
+                self.app
+                    .counters
+                    .messages_in
+                    .fetch_add(1, Ordering::Relaxed);
+                self.app
+                    .counters
+                    .bytes_in
+                    .fetch_add(text.len() as u64, Ordering::Relaxed);
                 self.on_text(&text).await
             }
             Message::Binary(_) => Step::Close(CloseOrder {
@@ -347,7 +393,8 @@ where
             Err(e) => {
                 // Reverb's convention: 4200 "Invalid message format"; the
                 // connection stays open.
-                self.send_error(&e.to_string(), Some(ErrorCode::ReconnectImmediately)).await;
+                self.send_error(&e.to_string(), Some(ErrorCode::ReconnectImmediately))
+                    .await;
                 return Step::Continue;
             }
         };
@@ -358,21 +405,34 @@ where
                 channel,
                 auth,
                 channel_data,
-            } => self.subscribe(&channel, auth.as_deref(), channel_data.as_deref()).await,
+            } => {
+                self.subscribe(&channel, auth.as_deref(), channel_data.as_deref())
+                    .await
+            }
             ClientMessage::Unsubscribe { channel } => {
                 if self.channels.remove(&channel) {
                     self.app.unsubscribe(&self.socket_id, &channel);
                 }
             }
-            ClientMessage::Signin { auth, user_data } => return self.signin(&auth, &user_data).await,
-            ClientMessage::ClientEvent { event, channel, data } => {
-                self.client_event(&event, &channel, data.as_deref()).await
+            ClientMessage::Signin { auth, user_data } => {
+                return self.signin(&auth, &user_data).await
             }
+            ClientMessage::ClientEvent {
+                event,
+                channel,
+                data,
+            } => self.client_event(&event, &channel, data.as_deref()).await,
         }
         Step::Continue
     }
 
-    async fn subscription_error(&mut self, channel: &str, error_type: &str, error: &str, status: u16) {
+    async fn subscription_error(
+        &mut self,
+        channel: &str,
+        error_type: &str,
+        error: &str,
+        status: u16,
+    ) {
         let frame = ServerMessage::SubscriptionError {
             channel,
             error_type,
@@ -386,31 +446,56 @@ where
     async fn subscribe(&mut self, channel: &str, token: Option<&str>, channel_data: Option<&str>) {
         let max_channels = self.hub.config.max_channels_per_connection;
         if self.channels.len() >= max_channels && !self.channels.contains(channel) {
-            let error = format!("A connection may be subscribed to at most {max_channels} channels");
-            return self.subscription_error(channel, "LimitReached", &error, 403).await;
+            let error =
+                format!("A connection may be subscribed to at most {max_channels} channels");
+            return self
+                .subscription_error(channel, "LimitReached", &error, 403)
+                .await;
         }
         let limits = &self.app.config.limits;
         let kind = match channel::validate_name(channel, limits.max_channel_name_length) {
             Ok(kind) => kind,
-            Err(e) => return self.subscription_error(channel, "InvalidChannel", &e.to_string(), 400).await,
+            Err(e) => {
+                return self
+                    .subscription_error(channel, "InvalidChannel", &e.to_string(), 400)
+                    .await
+            }
         };
         if kind == ChannelKind::ServerToUser {
             let owner = channel::server_to_user_id(channel);
             if self.user.as_ref().map(|u| u.id.as_str()) != owner || owner.is_none() {
                 return self
-                    .subscription_error(channel, "AuthError", "Sign in as this user to subscribe to their channel", 401)
+                    .subscription_error(
+                        channel,
+                        "AuthError",
+                        "Sign in as this user to subscribe to their channel",
+                        401,
+                    )
                     .await;
             }
-        } else if let Err(e) =
-            auth::authorize_subscription(self.app.config.credentials(), kind, &self.socket_id, channel, token, channel_data)
-        {
-            return self.subscription_error(channel, "AuthError", &e.to_string(), 401).await;
+        } else if let Err(e) = auth::authorize_subscription(
+            self.app.config.credentials(),
+            kind,
+            &self.socket_id,
+            channel,
+            token,
+            channel_data,
+        ) {
+            return self
+                .subscription_error(channel, "AuthError", &e.to_string(), 401)
+                .await;
         }
         let member = match (kind.is_presence(), channel_data) {
-            (true, Some(data)) => match PresenceMember::parse(data, limits.max_presence_user_info_bytes) {
-                Ok(member) => Some(member),
-                Err(e) => return self.subscription_error(channel, "AuthError", &e.to_string(), 400).await,
-            },
+            (true, Some(data)) => {
+                match PresenceMember::parse(data, limits.max_presence_user_info_bytes) {
+                    Ok(member) => Some(member),
+                    Err(e) => {
+                        return self
+                            .subscription_error(channel, "AuthError", &e.to_string(), 400)
+                            .await
+                    }
+                }
+            }
             _ => None,
         };
         match self.app.subscribe(&self.handle, channel, kind, member) {
@@ -418,7 +503,8 @@ where
                 self.channels.insert(channel.to_string());
             }
             Err(SubscribeError::Presence(e)) => {
-                self.subscription_error(channel, "LimitReached", &e.to_string(), 403).await;
+                self.subscription_error(channel, "LimitReached", &e.to_string(), 403)
+                    .await;
             }
         }
     }
@@ -432,11 +518,13 @@ where
         match user {
             Ok(user) => {
                 if let Some(previous) = self.user.take() {
-                    self.app.remove_user_connection(&previous.id, &self.socket_id);
+                    self.app
+                        .remove_user_connection(&previous.id, &self.socket_id);
                 }
                 self.app.add_user_connection(&user.id, &self.handle);
                 self.user = Some(user);
-                self.send_now(&ServerMessage::SigninSuccess { user_data }.to_frame()).await;
+                self.send_now(&ServerMessage::SigninSuccess { user_data }.to_frame())
+                    .await;
                 Step::Continue
             }
             Err(reason) => Step::Close(CloseOrder {
@@ -453,20 +541,32 @@ where
         let refusal = if !self.app.config.client_events {
             Some(rejected("Client events are not enabled for this app"))
         } else if !kind.allows_client_events() {
-            Some(rejected("Client events are only allowed on private and presence channels"))
+            Some(rejected(
+                "Client events are only allowed on private and presence channels",
+            ))
         } else if !self.channels.contains(channel) {
-            Some(format!("Subscribe to {channel} before sending client events on it"))
+            Some(format!(
+                "Subscribe to {channel} before sending client events on it"
+            ))
         } else if event.len() > limits.max_event_name_length {
-            Some(format!("Event name is longer than {} bytes", limits.max_event_name_length))
+            Some(format!(
+                "Event name is longer than {} bytes",
+                limits.max_event_name_length
+            ))
         } else if data.map_or(0, str::len) > limits.max_event_payload_bytes {
-            Some(format!("Event data is larger than {} bytes", limits.max_event_payload_bytes))
+            Some(format!(
+                "Event data is larger than {} bytes",
+                limits.max_event_payload_bytes
+            ))
         } else if !self.rate.take(Instant::now()) {
             Some(rejected("Client event rejected due to rate limit"))
         } else {
             None
         };
         if let Some(reason) = refusal {
-            return self.send_error(&reason, Some(ErrorCode::ClientEventRateLimited)).await;
+            return self
+                .send_error(&reason, Some(ErrorCode::ClientEventRateLimited))
+                .await;
         }
         let user_id = if kind.is_presence() {
             self.app.presence_user(channel, &self.socket_id)
@@ -480,7 +580,10 @@ where
             user_id: user_id.as_deref(),
         }
         .to_frame();
-        self.hub.adapter.publish(&self.app, channel, &frame, Some(&self.socket_id)).await;
+        self.hub
+            .adapter
+            .publish(&self.app, channel, &frame, Some(&self.socket_id))
+            .await;
         self.app.webhook(WebhookEventData::client_event(
             channel,
             event,
@@ -537,9 +640,28 @@ mod tests {
 
     #[test]
     fn protocol_versions() {
-        assert!(ConnectQuery::parse(Some("protocol=7&client=js&version=8.4.0")).check().is_ok());
-        assert_eq!(ConnectQuery::parse(Some("client=js")).check().unwrap_err().0, ErrorCode::NoProtocolVersion);
-        assert_eq!(ConnectQuery::parse(Some("protocol=3")).check().unwrap_err().0, ErrorCode::UnsupportedProtocolVersion);
-        assert_eq!(ConnectQuery::parse(None).check().unwrap_err().0, ErrorCode::NoProtocolVersion);
+        assert!(
+            ConnectQuery::parse(Some("protocol=7&client=js&version=8.4.0"))
+                .check()
+                .is_ok()
+        );
+        assert_eq!(
+            ConnectQuery::parse(Some("client=js"))
+                .check()
+                .unwrap_err()
+                .0,
+            ErrorCode::NoProtocolVersion
+        );
+        assert_eq!(
+            ConnectQuery::parse(Some("protocol=3"))
+                .check()
+                .unwrap_err()
+                .0,
+            ErrorCode::UnsupportedProtocolVersion
+        );
+        assert_eq!(
+            ConnectQuery::parse(None).check().unwrap_err().0,
+            ErrorCode::NoProtocolVersion
+        );
     }
 }

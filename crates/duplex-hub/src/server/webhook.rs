@@ -67,7 +67,13 @@ impl WebhookEventData {
     }
 
     /// `client_event`, with `user_id` on presence channels.
-    pub fn client_event(channel: &str, event: &str, data: Option<&str>, socket_id: &str, user_id: Option<&str>) -> Self {
+    pub fn client_event(
+        channel: &str,
+        event: &str,
+        data: Option<&str>,
+        socket_id: &str,
+        user_id: Option<&str>,
+    ) -> Self {
         let mut body = json!({
             "name": "client_event", "channel": channel, "event": event,
             "data": data.unwrap_or(""), "socket_id": socket_id,
@@ -151,7 +157,11 @@ fn http_client() -> HttpClient {
     Client::builder(TokioExecutor::new()).build(connector)
 }
 
-async fn deliver_loop(app: AppConfig, mut rx: mpsc::Receiver<WebhookEventData>, stats: Arc<WebhookStats>) {
+async fn deliver_loop(
+    app: AppConfig,
+    mut rx: mpsc::Receiver<WebhookEventData>,
+    stats: Arc<WebhookStats>,
+) {
     let client = http_client();
     while let Some(first) = rx.recv().await {
         let mut batch = vec![first];
@@ -188,7 +198,14 @@ async fn deliver_loop(app: AppConfig, mut rx: mpsc::Receiver<WebhookEventData>, 
     }
 }
 
-async fn deliver(client: HttpClient, hook: WebhookConfig, key: String, signature: String, body: Bytes, stats: Arc<WebhookStats>) {
+async fn deliver(
+    client: HttpClient,
+    hook: WebhookConfig,
+    key: String,
+    signature: String,
+    body: Bytes,
+    stats: Arc<WebhookStats>,
+) {
     let started = tokio::time::Instant::now();
     let mut backoff = Duration::from_secs(1);
     loop {
@@ -212,7 +229,13 @@ async fn deliver(client: HttpClient, hook: WebhookConfig, key: String, signature
     }
 }
 
-async fn attempt(client: &HttpClient, url: &str, key: &str, signature: &str, body: Bytes) -> Result<(), String> {
+async fn attempt(
+    client: &HttpClient,
+    url: &str,
+    key: &str,
+    signature: &str,
+    body: Bytes,
+) -> Result<(), String> {
     let request = http::Request::post(url)
         .header(http::header::CONTENT_TYPE, "application/json")
         .header("X-Pusher-Key", key)

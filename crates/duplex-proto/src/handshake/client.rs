@@ -73,11 +73,7 @@ impl ClientRequest {
                 return Err("invalid header name or value");
             }
         }
-        if self
-            .subprotocols
-            .iter()
-            .any(|p| !is_valid_header_name(p))
-        {
+        if self.subprotocols.iter().any(|p| !is_valid_header_name(p)) {
             return Err("invalid subprotocol name");
         }
         Ok(())
@@ -95,10 +91,16 @@ impl ClientRequest {
             self.path, self.host, self.key
         );
         if !self.subprotocols.is_empty() {
-            out.push_str(&format!("Sec-WebSocket-Protocol: {}\r\n", self.subprotocols.join(", ")));
+            out.push_str(&format!(
+                "Sec-WebSocket-Protocol: {}\r\n",
+                self.subprotocols.join(", ")
+            ));
         }
         if let Some(deflate) = &self.deflate {
-            out.push_str(&format!("Sec-WebSocket-Extensions: {}\r\n", deflate.client_offer()));
+            out.push_str(&format!(
+                "Sec-WebSocket-Extensions: {}\r\n",
+                deflate.client_offer()
+            ));
         }
         for (name, value) in &self.headers {
             out.push_str(&format!("{name}: {value}\r\n"));
@@ -123,7 +125,9 @@ impl ClientRequest {
         }
         let expected = accept_key(self.key.as_bytes());
         let mut accepts = find(&response.headers, "Sec-WebSocket-Accept");
-        if accepts.next().map(<[u8]>::trim_ascii) != Some(expected.as_bytes()) || accepts.next().is_some() {
+        if accepts.next().map(<[u8]>::trim_ascii) != Some(expected.as_bytes())
+            || accepts.next().is_some()
+        {
             return Err(HandshakeError::InvalidAccept);
         }
         let mut protocols = tokens(&response.headers, "Sec-WebSocket-Protocol");
@@ -181,7 +185,10 @@ impl Response {
 
 /// Parses a response head from the start of `buf`: `Ok(None)` while it is
 /// incomplete, else the response and the length of its head.
-pub fn parse_response(buf: &[u8], limits: &Limits) -> Result<Option<(Response, usize)>, HandshakeError> {
+pub fn parse_response(
+    buf: &[u8],
+    limits: &Limits,
+) -> Result<Option<(Response, usize)>, HandshakeError> {
     check_head_size(buf, limits)?;
     let mut headers = vec![httparse::EMPTY_HEADER; limits.max_headers];
     let mut resp = httparse::Response::new(&mut headers);
@@ -193,6 +200,10 @@ pub fn parse_response(buf: &[u8], limits: &Limits) -> Result<Option<(Response, u
         }
         Err(e) => return Err(HandshakeError::Malformed(e.to_string())),
     };
+    // `check_head_size` finds the end of a head up to 4 bytes past the limit.
+    if len > limits.max_head_bytes {
+        return Err(HandshakeError::HeadTooLarge(limits.max_head_bytes));
+    }
     Ok(Some((
         Response {
             status: resp.code.unwrap_or_default(),
@@ -209,10 +220,15 @@ mod tests {
     use crate::handshake::parse_request;
 
     fn server_answer(req: &ClientRequest, protocol: Option<&str>) -> Response {
-        let (request, _) = parse_request(&req.encode(), &Limits::default()).unwrap().unwrap();
+        let (request, _) = parse_request(&req.encode(), &Limits::default())
+            .unwrap()
+            .unwrap();
         let hs = request.validate().unwrap();
         let bytes = hs.accept(protocol, None, &[]).unwrap();
-        parse_response(&bytes, &Limits::default()).unwrap().unwrap().0
+        parse_response(&bytes, &Limits::default())
+            .unwrap()
+            .unwrap()
+            .0
     }
 
     #[test]
@@ -229,17 +245,29 @@ mod tests {
         let req = ClientRequest::new("localhost", "/");
         let other = ClientRequest::new("localhost", "/");
         let resp = server_answer(&other, None);
-        assert_eq!(req.check_response(&resp), Err(HandshakeError::InvalidAccept));
+        assert_eq!(
+            req.check_response(&resp),
+            Err(HandshakeError::InvalidAccept)
+        );
     }
 
     #[test]
     fn unrequested_subprotocol_and_extension_are_refused() {
         let req = ClientRequest::new("localhost", "/");
         let resp = server_answer(&req, Some("chat"));
-        assert_eq!(req.check_response(&resp), Err(HandshakeError::UnrequestedSubprotocol("chat".into())));
+        assert_eq!(
+            req.check_response(&resp),
+            Err(HandshakeError::UnrequestedSubprotocol("chat".into()))
+        );
         let mut resp = server_answer(&req, None);
-        resp.headers.push(Header { name: "Sec-WebSocket-Extensions".into(), value: b"permessage-deflate".to_vec() });
-        assert!(matches!(req.check_response(&resp), Err(HandshakeError::UnrequestedExtension(_))));
+        resp.headers.push(Header {
+            name: "Sec-WebSocket-Extensions".into(),
+            value: b"permessage-deflate".to_vec(),
+        });
+        assert!(matches!(
+            req.check_response(&resp),
+            Err(HandshakeError::UnrequestedExtension(_))
+        ));
     }
 
     #[test]
@@ -247,10 +275,38 @@ mod tests {
         let req = ClientRequest::new("localhost", "/");
         let bytes = b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n";
         let (resp, _) = parse_response(bytes, &Limits::default()).unwrap().unwrap();
-        assert_eq!(req.check_response(&resp), Err(HandshakeError::UnexpectedStatus { status: 404 }));
+        assert_eq!(
+            req.check_response(&resp),
+            Err(HandshakeError::UnexpectedStatus { status: 404 })
+        );
         let mut resp = server_answer(&req, None);
-        resp.headers.retain(|h| !h.name.eq_ignore_ascii_case("upgrade"));
-        assert_eq!(req.check_response(&resp), Err(HandshakeError::MissingUpgrade));
+        resp.headers
+            .retain(|h| !h.name.eq_ignore_ascii_case("upgrade"));
+        assert_eq!(
+            req.check_response(&resp),
+            Err(HandshakeError::MissingUpgrade)
+        );
+    }
+
+    #[test]
+    fn head_just_over_the_limit_is_refused() {
+        // Found by fuzz/ (handshake_response): a head ending 1..=4 bytes past
+        // max_head_bytes was accepted.
+        let limits = Limits {
+            max_head_bytes: 1024,
+            max_headers: 16,
+        };
+        let start = "HTTP/1.1 101 Switching Protocols\r\nX: ";
+        for total in [1024, 1025, 1028] {
+            let head = format!("{start}{}\r\n\r\n", "a".repeat(total - start.len() - 4));
+            assert_eq!(head.len(), total);
+            let parsed = parse_response(head.as_bytes(), &limits);
+            if total <= 1024 {
+                assert_eq!(parsed.unwrap().unwrap().1, total);
+            } else {
+                assert_eq!(parsed, Err(HandshakeError::HeadTooLarge(1024)));
+            }
+        }
     }
 
     #[test]

@@ -69,7 +69,10 @@ pub struct Header {
 }
 
 /// Looks up headers by name, case-insensitively.
-pub(crate) fn find<'a>(headers: &'a [Header], name: &'a str) -> impl Iterator<Item = &'a [u8]> + 'a {
+pub(crate) fn find<'a>(
+    headers: &'a [Header],
+    name: &'a str,
+) -> impl Iterator<Item = &'a [u8]> + 'a {
     headers
         .iter()
         .filter(move |h| h.name.eq_ignore_ascii_case(name))
@@ -77,7 +80,10 @@ pub(crate) fn find<'a>(headers: &'a [Header], name: &'a str) -> impl Iterator<It
 }
 
 /// The comma-separated tokens of all headers named `name`, trimmed.
-pub(crate) fn tokens<'a>(headers: &'a [Header], name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+pub(crate) fn tokens<'a>(
+    headers: &'a [Header],
+    name: &'a str,
+) -> impl Iterator<Item = &'a str> + 'a {
     find(headers, name)
         .filter_map(|v| std::str::from_utf8(v).ok())
         .flat_map(|v| v.split(','))
@@ -171,7 +177,11 @@ impl HandshakeError {
     /// the status, the headers the status requires (`Allow: GET` with 405,
     /// `Sec-WebSocket-Version: 13` with 426) and the error as a text body.
     pub fn to_response(&self) -> Vec<u8> {
-        error_response(self.http_status(), self.response_headers(), &format!("{self}\n"))
+        error_response(
+            self.http_status(),
+            self.response_headers(),
+            &format!("{self}\n"),
+        )
     }
 
     /// The headers the refusal's status requires: `Allow: GET` with 405,

@@ -24,7 +24,10 @@ pub struct Request {
 /// Returns `Ok(None)` while the head is incomplete (and within the limits),
 /// or the request and the length of its head; bytes after it belong to the
 /// WebSocket connection.
-pub fn parse_request(buf: &[u8], limits: &Limits) -> Result<Option<(Request, usize)>, HandshakeError> {
+pub fn parse_request(
+    buf: &[u8],
+    limits: &Limits,
+) -> Result<Option<(Request, usize)>, HandshakeError> {
     check_head_size(buf, limits)?;
     let mut headers = vec![httparse::EMPTY_HEADER; limits.max_headers];
     let mut req = httparse::Request::new(&mut headers);
@@ -92,7 +95,10 @@ impl Request {
             return Err(HandshakeError::UnsupportedVersion);
         }
         let mut keys = find(&self.headers, "Sec-WebSocket-Key");
-        let key = keys.next().map(<[u8]>::trim_ascii).ok_or(HandshakeError::InvalidKey)?;
+        let key = keys
+            .next()
+            .map(<[u8]>::trim_ascii)
+            .ok_or(HandshakeError::InvalidKey)?;
         if keys.next().is_some() || BASE64.decode(key).map(|k| k.len()) != Ok(16) {
             return Err(HandshakeError::InvalidKey);
         }
@@ -172,14 +178,20 @@ mod tests {
     const GOOD: &str = "GET /chat HTTP/1.1\r\nHost: server.example.com\r\nUpgrade: websocket\r\nConnection: keep-alive, Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nOrigin: http://example.com\r\nSec-WebSocket-Protocol: chat, superchat\r\nSec-WebSocket-Version: 13\r\n\r\n";
 
     fn parse(s: &str) -> Request {
-        parse_request(s.as_bytes(), &Limits::default()).unwrap().unwrap().0
+        parse_request(s.as_bytes(), &Limits::default())
+            .unwrap()
+            .unwrap()
+            .0
     }
 
     #[test]
     fn rfc_example_request_is_accepted() {
         let req = parse(GOOD);
         assert_eq!(req.path, "/chat");
-        assert_eq!(req.subprotocols().collect::<Vec<_>>(), ["chat", "superchat"]);
+        assert_eq!(
+            req.subprotocols().collect::<Vec<_>>(),
+            ["chat", "superchat"]
+        );
         let hs = req.validate().unwrap();
         assert_eq!(hs.accept_value(), "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
         let resp = String::from_utf8(hs.accept(Some("chat"), None, &[]).unwrap()).unwrap();
@@ -191,7 +203,10 @@ mod tests {
     #[test]
     fn partial_heads_need_more() {
         for end in 0..GOOD.len() {
-            assert_eq!(parse_request(&GOOD.as_bytes()[..end], &Limits::default()).unwrap(), None);
+            assert_eq!(
+                parse_request(&GOOD.as_bytes()[..end], &Limits::default()).unwrap(),
+                None
+            );
         }
     }
 
@@ -201,7 +216,11 @@ mod tests {
             ("GET /chat HTTP/1.1", "POST /chat HTTP/1.1", 405),
             ("Sec-WebSocket-Version: 13", "Sec-WebSocket-Version: 8", 426),
             ("Upgrade: websocket", "Upgrade: h2c", 400),
-            ("Connection: keep-alive, Upgrade", "Connection: keep-alive", 400),
+            (
+                "Connection: keep-alive, Upgrade",
+                "Connection: keep-alive",
+                400,
+            ),
             ("dGhlIHNhbXBsZSBub25jZQ==", "dGhlIHNhbXBsZQ==", 400),
             ("Host: server.example.com\r\n", "", 400),
         ];
@@ -217,31 +236,50 @@ mod tests {
 
     #[test]
     fn tokens_are_case_insensitive() {
-        let req = parse(&GOOD.replace("Upgrade: websocket", "uPgRaDe: WebSocket").replace("keep-alive, Upgrade", "UPGRADE"));
+        let req = parse(
+            &GOOD
+                .replace("Upgrade: websocket", "uPgRaDe: WebSocket")
+                .replace("keep-alive, Upgrade", "UPGRADE"),
+        );
         assert!(req.validate().is_ok());
     }
 
     #[test]
     fn http_1_0_is_refused() {
-        let err = parse_request(GOOD.replace("HTTP/1.1", "HTTP/1.0").as_bytes(), &Limits::default()).unwrap_err();
+        let err = parse_request(
+            GOOD.replace("HTTP/1.1", "HTTP/1.0").as_bytes(),
+            &Limits::default(),
+        )
+        .unwrap_err();
         assert_eq!(err, HandshakeError::HttpVersion);
     }
 
     #[test]
     fn head_limits() {
-        let limits = Limits { max_head_bytes: 1024, max_headers: 8 };
+        let limits = Limits {
+            max_head_bytes: 1024,
+            max_headers: 8,
+        };
         let huge = format!("GET / HTTP/1.1\r\nX-Big: {}", "a".repeat(2000));
-        assert_eq!(parse_request(huge.as_bytes(), &limits), Err(HandshakeError::HeadTooLarge(1024)));
+        assert_eq!(
+            parse_request(huge.as_bytes(), &limits),
+            Err(HandshakeError::HeadTooLarge(1024))
+        );
         let many: String = (0..20).map(|i| format!("X-{i}: 1\r\n")).collect();
         let req = format!("GET / HTTP/1.1\r\n{many}\r\n");
-        assert_eq!(parse_request(req.as_bytes(), &limits), Err(HandshakeError::TooManyHeaders(8)));
+        assert_eq!(
+            parse_request(req.as_bytes(), &limits),
+            Err(HandshakeError::TooManyHeaders(8))
+        );
         assert_eq!(HandshakeError::TooManyHeaders(8).http_status(), 431);
     }
 
     #[test]
     fn header_injection_is_refused() {
         let hs = parse(GOOD).validate().unwrap();
-        assert!(hs.accept(None, None, &[("X-A".into(), "1\r\nEvil: 1".into())]).is_err());
+        assert!(hs
+            .accept(None, None, &[("X-A".into(), "1\r\nEvil: 1".into())])
+            .is_err());
         assert!(hs.accept(Some("a\r\nb"), None, &[]).is_err());
     }
 }

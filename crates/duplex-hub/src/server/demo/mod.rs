@@ -454,7 +454,8 @@ mod tests {
         let apps = config.validate().unwrap();
         let hub = Hub::new(config, &apps);
         let socket_id = SocketId::parse("1.1").unwrap();
-        let (conn, rx, _closer) = super::super::conn::ConnHandle::new(socket_id.clone(), 16, Default::default());
+        let (conn, rx, _closer) =
+            super::super::conn::ConnHandle::new(socket_id.clone(), 16, Default::default());
         let data = json!({ "user_id": user_id, "user_info": { "name": "Ann" } }).to_string();
         let member = crate::auth::PresenceMember::parse(&data, 1024).unwrap();
         let app = demo_app(&hub).unwrap();
@@ -463,7 +464,9 @@ mod tests {
         (hub, socket_id, rx)
     }
 
-    fn events(rx: &mut tokio::sync::mpsc::Receiver<super::super::conn::Outbound>) -> Vec<serde_json::Value> {
+    fn events(
+        rx: &mut tokio::sync::mpsc::Receiver<super::super::conn::Outbound>,
+    ) -> Vec<serde_json::Value> {
         std::iter::from_fn(|| rx.try_recv().ok())
             .map(|outbound| serde_json::from_str(outbound.frame.as_str()).unwrap())
             .collect()
