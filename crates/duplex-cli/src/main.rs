@@ -25,6 +25,8 @@ enum LogFormat {
     Json,
 }
 
+// Parsed once at start-up, so the size difference between variants costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run the real-time server (Pusher Channels protocol 7) with its demo pages.

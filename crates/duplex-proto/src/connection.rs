@@ -1,35 +1,4 @@
-//! The WebSocket connection state machine (RFC 6455 §5–§7), without I/O.
-//!
-//! A [`Connection`] is fed the bytes that arrive from the peer and hands back
-//! messages; the application's messages go in and the bytes to write come
-//! out. It never touches a socket, a clock or a runtime: the driver (the
-//! `duplex` crate, a test, a fuzzer) moves bytes and decides about time.
-//!
-//! ```
-//! use duplex_proto::{Config, Connection, Message, Role};
-//! let mut client = Connection::new(Role::Client, Config::default(), None);
-//! let mut server = Connection::new(Role::Server, Config::default(), None);
-//! client.send(Message::text("hello")).unwrap();
-//! while let Some(chunk) = client.poll_transmit() {
-//!     server.recv(&chunk);
-//! }
-//! assert_eq!(server.poll_message().unwrap(), Some(Message::text("hello")));
-//! ```
-//!
-//! # Inputs and outputs
-//! - in: [`recv`](Connection::recv) (or [`read_buffer`](Connection::read_buffer)
-//!   to read straight into the connection's buffer), [`recv_eof`](Connection::recv_eof);
-//! - out: [`poll_message`](Connection::poll_message) until it gives `Ok(None)`;
-//! - in: [`send`](Connection::send) for messages, pings and the close frame;
-//! - out: [`poll_transmit`](Connection::poll_transmit) or, for vectored
-//!   writes, [`transmit_slices`](Connection::transmit_slices) and
-//!   [`advance_transmit`](Connection::advance_transmit);
-//! - status: [`wants_flush`](Connection::wants_flush),
-//!   [`should_close_transport`](Connection::should_close_transport),
-//!   [`close_status`](Connection::close_status).
-//!
-//! Receiving can queue bytes to send (pongs, the close reply, the close
-//! frame that fails the connection), so a driver writes after reading too.
+//! The connection state machine; see [`Connection`].
 
 use std::collections::VecDeque;
 use std::io::IoSlice;
@@ -50,7 +19,38 @@ use crate::Role;
 /// copied into the output buffer (servers only: clients must mask).
 const ZERO_COPY_MIN: usize = 2048;
 
-/// A WebSocket connection after the opening handshake; see the [module docs](self).
+/// The WebSocket connection state machine (RFC 6455 §5–§7), without I/O.
+///
+/// A [`Connection`] is fed the bytes that arrive from the peer and hands back
+/// messages; the application's messages go in and the bytes to write come
+/// out. It never touches a socket, a clock or a runtime: the driver (the
+/// `duplex` crate, a test, a fuzzer) moves bytes and decides about time.
+///
+/// ```
+/// use duplex_proto::{Config, Connection, Message, Role};
+/// let mut client = Connection::new(Role::Client, Config::default(), None);
+/// let mut server = Connection::new(Role::Server, Config::default(), None);
+/// client.send(Message::text("hello")).unwrap();
+/// while let Some(chunk) = client.poll_transmit() {
+///     server.recv(&chunk);
+/// }
+/// assert_eq!(server.poll_message().unwrap(), Some(Message::text("hello")));
+/// ```
+///
+/// # Inputs and outputs
+/// - in: [`recv`](Connection::recv) (or [`read_buffer`](Connection::read_buffer)
+///   to read straight into the connection's buffer), [`recv_eof`](Connection::recv_eof);
+/// - out: [`poll_message`](Connection::poll_message) until it gives `Ok(None)`;
+/// - in: [`send`](Connection::send) for messages, pings and the close frame;
+/// - out: [`poll_transmit`](Connection::poll_transmit) or, for vectored
+///   writes, [`transmit_slices`](Connection::transmit_slices) and
+///   [`advance_transmit`](Connection::advance_transmit);
+/// - status: [`wants_flush`](Connection::wants_flush),
+///   [`should_close_transport`](Connection::should_close_transport),
+///   [`close_status`](Connection::close_status).
+///
+/// Receiving can queue bytes to send (pongs, the close reply, the close
+/// frame that fails the connection), so a driver writes after reading too.
 #[derive(Debug)]
 pub struct Connection {
     /// Which side we are: decides masking in both directions.

@@ -1,13 +1,13 @@
-//! Incremental UTF-8 validation for text messages (RFC 6455 §8.1).
-//!
-//! A text message may be split across frames, and a frame across reads, at
-//! any byte, even inside a multi-byte character. [`Utf8Validator`] is fed the
-//! pieces in order and fails as soon as the bytes seen so far cannot be the
-//! start of valid UTF-8, so a peer cannot stream megabytes of garbage before
-//! being stopped. The bulk of each piece is checked with `simdutf8`; only a
-//! character cut by a piece boundary (at most 3 bytes) is carried over.
+//! Incremental UTF-8 validation; see [`Utf8Validator`].
 
-/// Streaming UTF-8 validator; see the [module docs](self).
+/// Incremental UTF-8 validation for text messages (RFC 6455 §8.1).
+///
+/// A text message may be split across frames, and a frame across reads, at
+/// any byte, even inside a multi-byte character. [`Utf8Validator`] is fed the
+/// pieces in order and fails as soon as the bytes seen so far cannot be the
+/// start of valid UTF-8, so a peer cannot stream megabytes of garbage before
+/// being stopped. The bulk of each piece is checked with `simdutf8`; only a
+/// character cut by a piece boundary (at most 3 bytes) is carried over.
 #[derive(Debug, Default, Clone)]
 pub struct Utf8Validator {
     /// The leading bytes of a character cut off by the end of the last piece.

@@ -100,7 +100,7 @@ pub fn parse_binary(rest: &str) -> Result<Bytes, String> {
     if hex.is_empty() {
         return Err("/binary needs data: /binary 48 65 6c 6c 6f or /binary base64:SGVsbG8=".into());
     }
-    if hex.len() % 2 != 0 {
+    if !hex.len().is_multiple_of(2) {
         return Err("/binary: an odd number of hex digits".into());
     }
     (0..hex.len())
