@@ -4,6 +4,7 @@ use anyhow::Result;
 use clap::{Parser, Subcommand};
 
 mod autobahn;
+mod bench;
 mod connect;
 mod echo;
 mod serve;
@@ -35,6 +36,8 @@ enum Command {
     Echo(echo::EchoArgs),
     /// Drive the Autobahn TestSuite's client mode (getCaseCount, runCase, updateReports).
     AutobahnClient(autobahn::AutobahnArgs),
+    /// Load-test a WebSocket server on this machine: echo round trips, idle memory, fan-out.
+    Bench(bench::BenchArgs),
     /// Connect to a WebSocket server: interactive on a terminal, lines in and out in a pipe, or Pusher events as JSON.
     Connect(connect::ConnectArgs),
 }
@@ -64,5 +67,6 @@ fn main() -> Result<()> {
         Command::Echo(args) => echo::run(args),
         Command::AutobahnClient(args) => autobahn::run(args),
         Command::Connect(args) => connect::run(args),
+        Command::Bench(args) => bench::run(args),
     }
 }
