@@ -80,11 +80,18 @@ async fn serve(args: EchoArgs) -> Result<()> {
         let acceptor = acceptor.clone();
         let tls = tls.clone();
         tokio::spawn(async move {
+            // The TLS path is boxed so that a plain connection's task does not
+            // carry the (large) TLS state inline: idle memory per connection.
             let result = match tls {
-                Some(tls) => match tls.accept(tcp).await {
-                    Ok(stream) => echo(&acceptor, stream).await,
-                    Err(e) => Err(e.into()),
-                },
+                Some(tls) => {
+                    Box::pin(async move {
+                        match tls.accept(tcp).await {
+                            Ok(stream) => echo(&acceptor, stream).await,
+                            Err(e) => Err(e.into()),
+                        }
+                    })
+                    .await
+                }
                 None => echo(&acceptor, tcp).await,
             };
             if let Err(e) = result {
