@@ -115,6 +115,8 @@ where
             .config
             .user_authentication_required
             .then(|| Instant::now() + Duration::from_secs(hub.config.signin_timeout.into())),
+        rate: TokenBucket::new(app.config.limits.client_event_rate_per_second),
+        message_rate: TokenBucket::new(hub.config.max_messages_per_second),
         hub,
         app,
         ws,
@@ -124,11 +126,7 @@ where
         user: None,
         last_seen: Instant::now(),
         ping_sent: None,
-        rate: TokenBucket::new(0),
-        message_rate: TokenBucket::new(0),
     };
-    session.rate = TokenBucket::new(session.app.config.limits.client_event_rate_per_second);
-    session.message_rate = TokenBucket::new(session.hub.config.max_messages_per_second);
     session.run(rx, closer).await;
 }
 
@@ -137,6 +135,15 @@ where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     tracing::debug!(code, reason, "refusing Pusher connection");
+    error_and_close(hub, &mut ws, code, reason).await;
+}
+
+/// Sends `pusher:error` with `code` and `reason`, then closes the WebSocket
+/// with the same code (the convention soketi and Reverb follow), and counts it.
+async fn error_and_close<S>(hub: &Hub, ws: &mut WebSocket<S>, code: u16, reason: &str)
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
     hub.metrics.count_close(code);
     let error = ServerMessage::Error {
         message: reason,
@@ -331,14 +338,7 @@ where
 
     async fn close(&mut self, order: CloseOrder) {
         tracing::debug!(socket_id = %self.socket_id, code = order.code, reason = %order.reason, "closing connection");
-        self.hub.metrics.count_close(order.code);
-        let error = ServerMessage::Error {
-            message: &order.reason,
-            code: ErrorCode::from_code(order.code),
-        }
-        .to_frame();
-        let _ = self.ws.feed(Message::Text(error.to_text())).await;
-        let _ = self.ws.close(CloseCode(order.code), &order.reason).await;
+        error_and_close(&self.hub, &mut self.ws, order.code, &order.reason).await;
     }
 
     fn cleanup(&mut self) {
