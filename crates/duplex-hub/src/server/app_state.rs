@@ -292,12 +292,20 @@ impl AppState {
         let mut guard = self.channels();
         if ChannelKind::of(channel).is_cache() {
             let now = Instant::now();
-            guard
-                .cache
-                .retain(|_, (_, at)| now.duration_since(*at) < CACHE_TTL);
-            guard
-                .cache
-                .insert(channel.to_string(), (frame.clone(), now));
+            match guard.cache.get_mut(channel) {
+                // The common case: a cache channel publishing again. O(1).
+                Some(entry) => *entry = (frame.clone(), now),
+                None => {
+                    // A new cache channel: drop expired entries first, so the
+                    // map holds only channels published to within the TTL.
+                    guard
+                        .cache
+                        .retain(|_, (_, at)| now.duration_since(*at) < CACHE_TTL);
+                    guard
+                        .cache
+                        .insert(channel.to_string(), (frame.clone(), now));
+                }
+            }
         }
         let Some(entry) = guard.map.get(channel) else {
             return 0;
