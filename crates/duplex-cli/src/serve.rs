@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use duplex_hub::server::{Server, ServerConfig};
+use duplex_hub::server::{AdapterKind, Server, ServerConfig};
 use duplex_hub::AppConfig;
 
 /// Options of `duplex serve`. Settings come from the config file, then the
@@ -39,6 +39,23 @@ pub struct ServeArgs {
     /// PEM private key for --tls-cert.
     #[arg(long, env = "DUPLEX_TLS_KEY", requires = "tls_cert")]
     tls_key: Option<PathBuf>,
+    /// Where shared state lives: `memory` (this process; the default) or
+    /// `redis` (several nodes behind a load balancer, sharing events,
+    /// presence and counts through Redis).
+    #[arg(long, env = "DUPLEX_ADAPTER", value_enum)]
+    adapter: Option<AdapterArg>,
+    /// Redis URL for `--adapter redis` (default redis://127.0.0.1:6379).
+    #[arg(long, env = "DUPLEX_REDIS_URL", hide_env_values = true)]
+    redis_url: Option<String>,
+}
+
+/// The `--adapter` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum AdapterArg {
+    /// One process.
+    Memory,
+    /// A cluster over Redis.
+    Redis,
 }
 
 /// Loads the configuration, then serves until SIGTERM or SIGINT.
@@ -75,7 +92,25 @@ fn load_config(args: &ServeArgs) -> Result<ServerConfig> {
         config.tls_cert = Some(cert.clone());
         config.tls_key = Some(key.clone());
     }
+    match args.adapter {
+        Some(AdapterArg::Memory) => config.adapter = AdapterKind::Memory,
+        Some(AdapterArg::Redis) => config.adapter = AdapterKind::Redis,
+        None => {}
+    }
+    if let Some(url) = &args.redis_url {
+        if config.adapter != AdapterKind::Redis {
+            anyhow::bail!(
+                "--redis-url needs --adapter redis (or `adapter = \"redis\"` in the config)"
+            );
+        }
+        config.redis.url = url.clone();
+    }
     if config.apps.is_empty() {
+        if config.adapter == AdapterKind::Redis && args.app_secret.is_none() {
+            anyhow::bail!(
+                "every node of a cluster needs the same app secret: set --app-secret (or DUPLEX_APP_SECRET), or configure apps in --config"
+            );
+        }
         let secret = args.app_secret.clone().unwrap_or_else(random_secret);
         let mut app = AppConfig::new(args.app_id.clone(), args.app_key.clone(), secret);
         app.client_events = true;

@@ -18,20 +18,78 @@ use crate::auth::{PresenceMember, SocketId};
 pub struct PresenceChannel {
     /// Each subscribed socket's user, to find the user again on unsubscribe.
     sockets: HashMap<SocketId, String>,
-    /// One entry per user; ordered so the subscription payload is
-    /// deterministic.
-    users: BTreeMap<String, User>,
+    /// How many sockets each present user has subscribed.
+    socket_counts: HashMap<String, usize>,
+    /// The member list clients see.
+    members: Members,
     /// The most distinct users the channel admits.
     max_members: usize,
 }
 
-#[derive(Debug, Clone)]
-struct User {
-    /// The `user_info` of the user's first socket; later sockets' info is
-    /// ignored, so other members never see it change without an event.
-    info: Option<Box<RawValue>>,
-    /// How many sockets of this user are subscribed.
-    sockets: usize,
+/// A member list: each present user's id and `user_info`, ordered by id so
+/// the subscription payload is deterministic.
+///
+/// A user keeps the `user_info` of its first socket; later sockets' info is
+/// ignored, so other members never see it change without an event.
+#[derive(Debug, Clone, Default)]
+pub struct Members(BTreeMap<String, Option<Box<RawValue>>>);
+
+impl Members {
+    /// An empty list.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a user; returns `false` (and keeps the old info) if present.
+    pub fn insert(&mut self, user_id: &str, info: Option<Box<RawValue>>) -> bool {
+        if self.0.contains_key(user_id) {
+            return false;
+        }
+        self.0.insert(user_id.to_string(), info);
+        true
+    }
+
+    /// Removes a user; returns whether it was present.
+    pub fn remove(&mut self, user_id: &str) -> bool {
+        self.0.remove(user_id).is_some()
+    }
+
+    /// Whether a user is present.
+    pub fn contains(&self, user_id: &str) -> bool {
+        self.0.contains_key(user_id)
+    }
+
+    /// The number of users.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether nobody is present.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The `user_info` of a present user (`None` also when it has none).
+    pub fn info(&self, user_id: &str) -> Option<&RawValue> {
+        self.0.get(user_id)?.as_deref()
+    }
+
+    /// The user ids, in order.
+    pub fn ids(&self) -> impl Iterator<Item = &str> {
+        self.0.keys().map(String::as_str)
+    }
+
+    /// The users and their info, in order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, Option<&RawValue>)> {
+        self.0
+            .iter()
+            .map(|(id, info)| (id.as_str(), info.as_deref()))
+    }
+
+    /// The `presence` object of `pusher_internal:subscription_succeeded`.
+    pub fn payload(&self) -> PresencePayload<'_> {
+        PresencePayload(self)
+    }
 }
 
 /// A socket left a presence channel.
@@ -63,7 +121,8 @@ impl PresenceChannel {
     pub fn new(max_members: usize) -> Self {
         Self {
             sockets: HashMap::new(),
-            users: BTreeMap::new(),
+            socket_counts: HashMap::new(),
+            members: Members::new(),
             max_members,
         }
     }
@@ -81,22 +140,19 @@ impl PresenceChannel {
         if self.sockets.contains_key(&socket_id) {
             return Err(PresenceError::AlreadySubscribed(socket_id));
         }
-        let first = match self.users.get_mut(&member.user_id) {
-            Some(user) => {
-                user.sockets += 1;
+        let first = match self.socket_counts.get_mut(&member.user_id) {
+            Some(count) => {
+                *count += 1;
                 false
             }
             None => {
-                if self.users.len() >= self.max_members {
+                if self.members.len() >= self.max_members {
                     return Err(PresenceError::MemberLimitReached {
                         max: self.max_members,
                     });
                 }
-                let user = User {
-                    info: member.user_info,
-                    sockets: 1,
-                };
-                self.users.insert(member.user_id.clone(), user);
+                self.members.insert(&member.user_id, member.user_info);
+                self.socket_counts.insert(member.user_id.clone(), 1);
                 true
             }
         };
@@ -107,11 +163,12 @@ impl PresenceChannel {
     /// Removes a socket. `None` if it was not subscribed.
     pub fn remove(&mut self, socket_id: &SocketId) -> Option<Departure> {
         let user_id = self.sockets.remove(socket_id)?;
-        let user = self.users.get_mut(&user_id)?;
-        user.sockets -= 1;
-        let last_connection = user.sockets == 0;
+        let count = self.socket_counts.get_mut(&user_id)?;
+        *count -= 1;
+        let last_connection = *count == 0;
         if last_connection {
-            self.users.remove(&user_id);
+            self.socket_counts.remove(&user_id);
+            self.members.remove(&user_id);
         }
         Some(Departure {
             user_id,
@@ -121,7 +178,7 @@ impl PresenceChannel {
 
     /// The number of distinct users (the `count` clients see).
     pub fn member_count(&self) -> usize {
-        self.users.len()
+        self.members.len()
     }
 
     /// The number of subscribed sockets.
@@ -141,22 +198,32 @@ impl PresenceChannel {
 
     /// Whether a user has at least one socket subscribed.
     pub fn contains_user(&self, user_id: &str) -> bool {
-        self.users.contains_key(user_id)
+        self.members.contains(user_id)
     }
 
     /// The `user_info` of a present user (`None` also when it has none).
     pub fn user_info(&self, user_id: &str) -> Option<&RawValue> {
-        self.users.get(user_id)?.info.as_deref()
+        self.members.info(user_id)
     }
 
     /// The user ids, in order.
     pub fn user_ids(&self) -> impl Iterator<Item = &str> {
-        self.users.keys().map(String::as_str)
+        self.members.ids()
     }
 
     /// The `presence` object of `pusher_internal:subscription_succeeded`.
     pub fn payload(&self) -> PresencePayload<'_> {
-        PresencePayload(self)
+        self.members.payload()
+    }
+
+    /// The member list.
+    pub fn members(&self) -> &Members {
+        &self.members
+    }
+
+    /// How many of this channel's sockets belong to each user.
+    pub fn socket_counts(&self) -> impl Iterator<Item = (&str, usize)> {
+        self.socket_counts.iter().map(|(id, n)| (id.as_str(), *n))
     }
 }
 
@@ -164,33 +231,33 @@ impl PresenceChannel {
 /// pusher-js reads on subscription; a user without `user_info` maps to
 /// `null`.
 #[derive(Debug, Clone, Copy)]
-pub struct PresencePayload<'a>(&'a PresenceChannel);
+pub struct PresencePayload<'a>(&'a Members);
 
 impl Serialize for PresencePayload<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let mut payload = serializer.serialize_struct("presence", 3)?;
         payload.serialize_field("ids", &Ids(self.0))?;
         payload.serialize_field("hash", &Hash(self.0))?;
-        payload.serialize_field("count", &self.0.member_count())?;
+        payload.serialize_field("count", &self.0.len())?;
         payload.end()
     }
 }
 
-struct Ids<'a>(&'a PresenceChannel);
+struct Ids<'a>(&'a Members);
 
 impl Serialize for Ids<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_seq(self.0.user_ids())
+        serializer.collect_seq(self.0.ids())
     }
 }
 
-struct Hash<'a>(&'a PresenceChannel);
+struct Hash<'a>(&'a Members);
 
 impl Serialize for Hash<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut map = serializer.serialize_map(Some(self.0.users.len()))?;
-        for (id, user) in &self.0.users {
-            map.serialize_entry(id, &user.info)?;
+        let mut map = serializer.serialize_map(Some(self.0.len()))?;
+        for (id, info) in self.0.iter() {
+            map.serialize_entry(id, &info)?;
         }
         map.end()
     }

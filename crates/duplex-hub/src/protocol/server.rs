@@ -21,6 +21,12 @@ use crate::presence::PresencePayload;
 pub struct Frame(Utf8Bytes);
 
 impl Frame {
+    /// A frame from JSON text this server serialized itself (another node
+    /// of the cluster, over the bus). Not validated.
+    pub(crate) fn from_serialized(text: String) -> Frame {
+        Frame(Utf8Bytes::from(text))
+    }
+
     /// The JSON text.
     pub fn as_str(&self) -> &str {
         self.0.as_str()

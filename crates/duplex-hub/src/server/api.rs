@@ -251,10 +251,14 @@ async fn publish(hub: &Hub, app: &AppState, event: &Event) -> Value {
             .publish(app, channel, &frame, event.except.as_ref())
             .await;
         if event.info.any() {
+            // The event is delivered even when the cluster's counts cannot
+            // be read; the info then shows zeros.
             let stats = hub
                 .adapter
                 .channel_stats(app, channel)
                 .await
+                .ok()
+                .flatten()
                 .unwrap_or_default();
             info.insert(
                 channel.clone(),
@@ -344,8 +348,12 @@ async fn get_channels(hub: &Hub, app: &AppState, request: &ApiRequest<'_>) -> Re
     if info.user_count && !prefix.starts_with("presence-") {
         return json_error(400, "info=user_count requires filter_by_prefix=presence-");
     }
+    let found = match hub.adapter.channels_with_prefix(app, prefix).await {
+        Ok(found) => found,
+        Err(e) => return unavailable(e),
+    };
     let mut channels = Map::new();
-    for (name, stats) in hub.adapter.channels_with_prefix(app, prefix).await {
+    for (name, stats) in found {
         let kind = ChannelKind::of(&name);
         channels.insert(name, info.render(kind, stats));
     }
@@ -372,7 +380,10 @@ async fn get_channel(
             "info=user_count is only available for presence channels",
         );
     }
-    let stats = hub.adapter.channel_stats(app, channel).await;
+    let stats = match hub.adapter.channel_stats(app, channel).await {
+        Ok(stats) => stats,
+        Err(e) => return unavailable(e),
+    };
     let mut body = info.render(kind, stats.unwrap_or_default());
     if let Value::Object(map) = &mut body {
         map.insert("occupied".into(), stats.is_some().into());
@@ -384,15 +395,22 @@ async fn get_users(hub: &Hub, app: &AppState, channel: &str) -> Response {
     if !ChannelKind::of(channel).is_presence() {
         return json_error(400, "users can only be listed for presence channels");
     }
-    let users: Vec<Value> = hub
-        .adapter
-        .presence_users(app, channel)
-        .await
+    let users = match hub.adapter.presence_users(app, channel).await {
+        Ok(users) => users,
+        Err(e) => return unavailable(e),
+    };
+    let users: Vec<Value> = users
         .unwrap_or_default()
         .into_iter()
         .map(|id| json!({ "id": id }))
         .collect();
     json(200, json!({ "users": users }).to_string())
+}
+
+/// 503: the cluster state cannot be read (Redis is unreachable), so a
+/// cluster-wide answer cannot be given.
+fn unavailable(e: super::cluster::Unavailable) -> Response {
+    json_error(503, &e.to_string())
 }
 
 /// Decodes `%XX` escapes in a path segment (invalid escapes are kept as is).

@@ -67,8 +67,59 @@ pub struct ServerConfig {
     pub tls_cert: Option<std::path::PathBuf>,
     /// PEM private key for `tls_cert`.
     pub tls_key: Option<std::path::PathBuf>,
+    /// Where shared state lives: `memory` (this process alone, the
+    /// default) or `redis` (a cluster of nodes; see `[redis]`).
+    pub adapter: AdapterKind,
+    /// The Redis adapter's settings.
+    pub redis: RedisConfig,
     /// The apps. Without any, `duplex serve` runs one default app.
     pub apps: Vec<AppConfig>,
+}
+
+/// Which adapter a server uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum AdapterKind {
+    /// One node; all state in this process.
+    #[default]
+    Memory,
+    /// Several nodes sharing state and events through Redis.
+    Redis,
+}
+
+/// Settings of the Redis adapter (`[redis]` in the TOML file).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RedisConfig {
+    /// `redis://[user:password@]host:port[/db]` (or `rediss://` for TLS).
+    pub url: String,
+    /// Prefix of every key and of the pub/sub channel, so that several
+    /// clusters can share one Redis.
+    pub prefix: String,
+    /// Milliseconds between a node's heartbeats (and its checks for dead
+    /// nodes and for a Redis that came back).
+    pub heartbeat_interval_ms: u64,
+    /// Milliseconds without a heartbeat after which a node is dead: its
+    /// subscriptions and members are removed (with `member_removed` and
+    /// webhooks). At least three heartbeat intervals.
+    pub node_timeout_ms: u64,
+    /// Milliseconds a Redis command may take before Redis is considered
+    /// unreachable (the node then serves its own connections alone until
+    /// it is back).
+    pub command_timeout_ms: u64,
+}
+
+impl Default for RedisConfig {
+    fn default() -> Self {
+        RedisConfig {
+            url: "redis://127.0.0.1:6379".into(),
+            prefix: "duplex".into(),
+            heartbeat_interval_ms: 1000,
+            node_timeout_ms: 10_000,
+            command_timeout_ms: 2000,
+        }
+    }
 }
 
 impl Default for ServerConfig {
@@ -91,6 +142,8 @@ impl Default for ServerConfig {
             demo: true,
             tls_cert: None,
             tls_key: None,
+            adapter: AdapterKind::Memory,
+            redis: RedisConfig::default(),
             apps: Vec::new(),
         }
     }
@@ -149,6 +202,27 @@ impl ServerConfig {
             return Err(ConfigError::Invalid(
                 "`tls_cert` and `tls_key` go together".into(),
             ));
+        }
+        let redis = &self.redis;
+        if self.adapter == AdapterKind::Redis {
+            if redis.heartbeat_interval_ms == 0 || redis.command_timeout_ms == 0 {
+                return Err(ConfigError::Invalid(
+                    "`redis.heartbeat_interval_ms` and `redis.command_timeout_ms` must be at least 1"
+                        .into(),
+                ));
+            }
+            if redis.node_timeout_ms < 3 * redis.heartbeat_interval_ms {
+                return Err(ConfigError::Invalid(
+                    "`redis.node_timeout_ms` must be at least three heartbeat intervals".into(),
+                ));
+            }
+            if redis.prefix.is_empty() || redis.prefix.contains(char::is_whitespace) {
+                return Err(ConfigError::Invalid(
+                    "`redis.prefix` must be non-empty, without spaces".into(),
+                ));
+            }
+            redis::Client::open(redis.url.as_str())
+                .map_err(|e| ConfigError::Invalid(format!("`redis.url`: {e}")))?;
         }
         if self.apps.is_empty() {
             return Err(ConfigError::Invalid("no apps configured".into()));

@@ -277,5 +277,6 @@ fn metrics(hub: &Hub) -> Response {
         ),
     ]);
     text.push_str(&per_app);
+    hub.adapter.render_metrics(&mut text);
     respond(200, "text/plain; version=0.0.4", text)
 }

@@ -10,7 +10,8 @@ use crate::app::Apps;
 
 use super::adapter::Adapter;
 use super::app_state::AppState;
-use super::config::ServerConfig;
+use super::cluster::Cluster;
+use super::config::{AdapterKind, ServerConfig};
 use super::metrics::Metrics;
 use super::webhook::{WebhookStats, Webhooks};
 
@@ -60,8 +61,9 @@ impl Drop for ProcessSlot {
 
 impl Hub {
     /// Builds the state for `apps` (must be called inside a tokio runtime:
-    /// webhook senders start their tasks).
-    pub fn new(config: ServerConfig, apps: &Apps) -> Arc<Self> {
+    /// webhook senders start their tasks). A Redis adapter's tasks start
+    /// separately, with [`Hub::start_adapter`].
+    pub fn new(config: ServerConfig, apps: &Apps) -> Result<Arc<Self>, redis::RedisError> {
         let webhook_stats = Arc::new(WebhookStats::default());
         let mut by_id = HashMap::new();
         let mut by_key = HashMap::new();
@@ -69,11 +71,16 @@ impl Hub {
             let state = Arc::new(AppState::new(
                 app.clone(),
                 Webhooks::spawn(app, webhook_stats.clone()),
+                config.send_queue_frames,
             ));
             by_id.insert(app.id.clone(), state.clone());
             by_key.insert(app.key.clone(), state);
         }
-        Arc::new(Hub {
+        let adapter = match config.adapter {
+            AdapterKind::Memory => Adapter::Memory,
+            AdapterKind::Redis => Adapter::Redis(Arc::new(Cluster::new(&config.redis)?)),
+        };
+        Ok(Arc::new(Hub {
             config,
             by_id,
             by_key,
@@ -81,10 +88,26 @@ impl Hub {
             shutdown: watch::channel(false).0,
             metrics: Metrics::default(),
             webhook_stats,
-            adapter: Adapter::Memory,
+            adapter,
             tls: std::sync::RwLock::new(None),
             demo: super::demo::Demo::default(),
-        })
+        }))
+    }
+
+    /// Starts the adapter's background work (a cluster node's bus listener
+    /// and heartbeat).
+    pub fn start_adapter(self: &Arc<Self>) {
+        if let Adapter::Redis(cluster) = &self.adapter {
+            cluster.start(self);
+        }
+    }
+
+    /// Leaves the cluster, if in one: this node's remaining subscriptions
+    /// and members are removed at once rather than after the node timeout.
+    pub async fn stop_adapter(&self) {
+        if let Adapter::Redis(cluster) = &self.adapter {
+            cluster.leave(self).await;
+        }
     }
 
     /// Loads (or reloads) the TLS certificate and key named in the config.

@@ -8,6 +8,7 @@
 mod adapter;
 mod api;
 mod app_state;
+mod cluster;
 mod config;
 mod conn;
 mod demo;
@@ -19,7 +20,8 @@ mod webhook;
 
 pub use adapter::Adapter;
 pub use app_state::{AppState, ChannelStats};
-pub use config::{ConfigError, ServerConfig};
+pub use cluster::{Cluster, ClusterStats, Unavailable};
+pub use config::{AdapterKind, ConfigError, RedisConfig, ServerConfig};
 pub use hub::Hub;
 
 use std::future::Future;
@@ -43,8 +45,9 @@ impl Server {
         let listener = TcpListener::bind(config.listen)
             .await
             .map_err(|e| BindError::Io(config.listen, e))?;
-        let hub = Hub::new(config, &apps);
+        let hub = Hub::new(config, &apps).map_err(BindError::Redis)?;
         hub.load_tls().map_err(BindError::Tls)?;
+        hub.start_adapter();
         Ok(Server { hub, listener })
     }
 
@@ -74,6 +77,7 @@ impl Server {
         while hub.connection_count() > 0 && tokio::time::Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
+        hub.stop_adapter().await;
         tracing::info!(remaining = hub.connection_count(), "shutdown complete");
     }
 }
@@ -91,4 +95,7 @@ pub enum BindError {
     /// The TLS certificate or key could not be loaded.
     #[error("TLS: {0}")]
     Tls(duplex::Error),
+    /// The Redis adapter could not be set up.
+    #[error("redis: {0}")]
+    Redis(redis::RedisError),
 }

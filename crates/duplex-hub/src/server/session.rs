@@ -236,7 +236,7 @@ where
                 }
             }
         }
-        self.cleanup();
+        self.cleanup().await;
     }
 
     fn next_deadline(&self) -> Instant {
@@ -341,9 +341,12 @@ where
         error_and_close(&self.hub, &mut self.ws, order.code, &order.reason).await;
     }
 
-    fn cleanup(&mut self) {
-        for channel in self.channels.drain() {
-            self.app.unsubscribe(&self.socket_id, &channel);
+    async fn cleanup(&mut self) {
+        for channel in std::mem::take(&mut self.channels) {
+            self.hub
+                .adapter
+                .unsubscribe(&self.app, &self.socket_id, &channel)
+                .await;
         }
         if let Some(user) = &self.user {
             self.app.remove_user_connection(&user.id, &self.socket_id);
@@ -411,7 +414,10 @@ where
             }
             ClientMessage::Unsubscribe { channel } => {
                 if self.channels.remove(&channel) {
-                    self.app.unsubscribe(&self.socket_id, &channel);
+                    self.hub
+                        .adapter
+                        .unsubscribe(&self.app, &self.socket_id, &channel)
+                        .await;
                 }
             }
             ClientMessage::Signin { auth, user_data } => {
@@ -498,7 +504,12 @@ where
             }
             _ => None,
         };
-        match self.app.subscribe(&self.handle, channel, kind, member) {
+        let subscribed = self
+            .hub
+            .adapter
+            .subscribe(&self.app, &self.handle, channel, kind, member)
+            .await;
+        match subscribed {
             Ok(()) => {
                 self.channels.insert(channel.to_string());
             }

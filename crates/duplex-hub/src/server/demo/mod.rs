@@ -362,6 +362,7 @@ mod tests {
         AppState::new(
             AppConfig::new("1", "278d425bdf160c739803", "7ad3773142a6692b25b8"),
             None,
+            64,
         )
     }
 
@@ -452,7 +453,7 @@ mod tests {
             .apps
             .push(AppConfig::new("duplex", "duplex-key", "secret"));
         let apps = config.validate().unwrap();
-        let hub = Hub::new(config, &apps);
+        let hub = Hub::new(config, &apps).unwrap();
         let socket_id = SocketId::parse("1.1").unwrap();
         let (conn, rx, _closer) =
             super::super::conn::ConnHandle::new(socket_id.clone(), 16, Default::default());

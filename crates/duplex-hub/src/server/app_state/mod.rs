@@ -7,6 +7,17 @@
 //! both under one lock gives every subscriber a consistent order:
 //! `subscription_succeeded` (and a cache replay) before any event published
 //! after it, `member_added` after the member list it completes.
+//!
+//! On a cluster ([`cluster`](self::cluster)), the cluster-wide decisions
+//! (first member, occupied, vacated) come from Redis between two short
+//! critical sections here, and each presence channel also keeps the member
+//! list this node's subscribers were shown (its mirror).
+
+mod cluster;
+mod mirror;
+
+pub(crate) use cluster::{JoinOutcome, LocalJoin};
+pub(crate) use mirror::MemberChange;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -23,7 +34,7 @@ use super::conn::ConnHandle;
 use super::webhook::{WebhookEventData, Webhooks};
 
 /// How long a cache channel keeps its last event (Pusher: 30 minutes).
-const CACHE_TTL: Duration = Duration::from_secs(30 * 60);
+pub(crate) const CACHE_TTL: Duration = Duration::from_secs(30 * 60);
 
 /// One app's state on this node.
 #[derive(Debug)]
@@ -40,6 +51,8 @@ pub struct AppState {
     webhooks: Option<Webhooks>,
     /// Traffic counters, for `/metrics`.
     pub counters: AppCounters,
+    /// Events held per socket while a cluster confirms its subscription.
+    held_frames_limit: usize,
 }
 
 /// Per-app traffic counters.
@@ -67,9 +80,49 @@ struct Channels {
 
 #[derive(Debug)]
 struct Channel {
-    subscribers: HashMap<SocketId, ConnHandle>,
-    /// The member list, on presence channels.
+    subscribers: HashMap<SocketId, Subscriber>,
+    /// The member list, on presence channels (on a cluster: this node's
+    /// sockets and users).
     presence: Option<PresenceChannel>,
+    /// On a cluster's presence channels: the cluster-wide member list as
+    /// this node's subscribers have been shown it.
+    mirror: Option<mirror::Mirror>,
+}
+
+/// One subscribed socket.
+#[derive(Debug)]
+struct Subscriber {
+    conn: ConnHandle,
+    /// While the cluster decides on its subscription (one Redis round
+    /// trip), events for it wait here so that none arrives before
+    /// `subscription_succeeded`. Never used by a single node.
+    pending: Option<Vec<Frame>>,
+}
+
+impl Subscriber {
+    fn ready(conn: ConnHandle) -> Self {
+        Subscriber {
+            conn,
+            pending: None,
+        }
+    }
+
+    /// Queues `frame`, or holds it until the subscription is confirmed.
+    /// Returns whether it was queued or held.
+    fn deliver(&mut self, frame: &Frame, limit: usize) -> bool {
+        match &mut self.pending {
+            None => self.conn.send(frame.clone()),
+            Some(held) if held.len() < limit => {
+                held.push(frame.clone());
+                true
+            }
+            Some(_) => {
+                self.conn
+                    .close(4100, "Over capacity: too many events while subscribing");
+                false
+            }
+        }
+    }
 }
 
 /// Counts of one channel.
@@ -98,10 +151,38 @@ impl Drop for ConnectionSlot {
     }
 }
 
+impl Channels {
+    /// Remembers the last event of a cache channel.
+    fn remember(&mut self, channel: &str, frame: &Frame) {
+        let now = Instant::now();
+        match self.cache.get_mut(channel) {
+            // The common case: a cache channel publishing again. O(1).
+            Some(entry) => *entry = (frame.clone(), now),
+            None => {
+                // A new cache channel: drop expired entries first, so the
+                // map holds only channels published to within the TTL.
+                self.cache
+                    .retain(|_, (_, at)| now.duration_since(*at) < CACHE_TTL);
+                self.cache.insert(channel.to_string(), (frame.clone(), now));
+            }
+        }
+    }
+
+    /// The cached event of a cache channel, if still fresh.
+    fn cached(&self, channel: &str) -> Option<&Frame> {
+        self.cache
+            .get(channel)
+            .filter(|(_, at)| at.elapsed() < CACHE_TTL)
+            .map(|(frame, _)| frame)
+    }
+}
+
 impl AppState {
-    /// The state of a freshly started app.
-    pub fn new(config: AppConfig, webhooks: Option<Webhooks>) -> Self {
+    /// The state of a freshly started app; `held_frames_limit` bounds the
+    /// events held for one socket while a cluster confirms its subscription.
+    pub fn new(config: AppConfig, webhooks: Option<Webhooks>, held_frames_limit: usize) -> Self {
         AppState {
+            held_frames_limit,
             config,
             connections: Arc::new(AtomicU64::new(0)),
             channels: Mutex::new(Channels::default()),
@@ -162,12 +243,9 @@ impl AppState {
         let mut guard = self.channels();
         let Channels { map, cache } = &mut *guard;
         let is_new_channel = !map.contains_key(channel);
-        let entry = map.entry(channel.to_string()).or_insert_with(|| Channel {
-            subscribers: HashMap::new(),
-            presence: kind
-                .is_presence()
-                .then(|| PresenceChannel::new(self.config.limits.max_presence_members)),
-        });
+        let entry = map
+            .entry(channel.to_string())
+            .or_insert_with(|| self.new_channel(kind, false));
         let already = entry.subscribers.contains_key(&conn.socket_id);
         let mut added_user = None;
         if !already {
@@ -185,7 +263,7 @@ impl AppState {
             }
             entry
                 .subscribers
-                .insert(conn.socket_id.clone(), conn.clone());
+                .insert(conn.socket_id.clone(), Subscriber::ready(conn.clone()));
         }
         let succeeded = ServerMessage::SubscriptionSucceeded {
             channel,
@@ -217,7 +295,7 @@ impl AppState {
             .to_frame();
             for (id, other) in &entry.subscribers {
                 if *id != conn.socket_id {
-                    other.send(frame.clone());
+                    other.conn.send(frame.clone());
                 }
             }
         }
@@ -259,7 +337,7 @@ impl AppState {
                     }
                     .to_frame();
                     for other in entry.subscribers.values() {
-                        other.send(frame.clone());
+                        other.conn.send(frame.clone());
                     }
                     removed_user = Some(departure.user_id);
                 }
@@ -291,32 +369,30 @@ impl AppState {
     pub fn publish(&self, channel: &str, frame: &Frame, except: Option<&SocketId>) -> usize {
         let mut guard = self.channels();
         if ChannelKind::of(channel).is_cache() {
-            let now = Instant::now();
-            match guard.cache.get_mut(channel) {
-                // The common case: a cache channel publishing again. O(1).
-                Some(entry) => *entry = (frame.clone(), now),
-                None => {
-                    // A new cache channel: drop expired entries first, so the
-                    // map holds only channels published to within the TTL.
-                    guard
-                        .cache
-                        .retain(|_, (_, at)| now.duration_since(*at) < CACHE_TTL);
-                    guard
-                        .cache
-                        .insert(channel.to_string(), (frame.clone(), now));
-                }
-            }
+            guard.remember(channel, frame);
         }
-        let Some(entry) = guard.map.get(channel) else {
+        let limit = self.held_frames_limit;
+        let Some(entry) = guard.map.get_mut(channel) else {
             return 0;
         };
         let mut delivered = 0;
-        for (id, conn) in &entry.subscribers {
-            if Some(id) != except && conn.send(frame.clone()) {
+        for (id, subscriber) in &mut entry.subscribers {
+            if Some(id) != except && subscriber.deliver(frame, limit) {
                 delivered += 1;
             }
         }
         delivered
+    }
+
+    fn new_channel(&self, kind: ChannelKind, cluster: bool) -> Channel {
+        let presence = kind
+            .is_presence()
+            .then(|| PresenceChannel::new(self.config.limits.max_presence_members));
+        Channel {
+            subscribers: HashMap::new(),
+            presence,
+            mirror: (cluster && kind.is_presence()).then(mirror::Mirror::syncing),
+        }
     }
 
     /// The presence user id of `socket_id` in `channel`.
