@@ -9,7 +9,9 @@
 # Environment:
 #   FUZZ_SCRATCH   scratch corpus root (default fuzz/corpus-scratch, git-ignored);
 #                  libFuzzer adds new inputs there, never to the committed corpus/
-#   FUZZ_SANITIZER address (default) or none
+#   FUZZ_SANITIZER address (default) or none; builds other than address go to
+#                  their own target dir (target/sanitizer-none), so switching
+#                  does not rebuild everything
 #   FUZZ_ARGS      extra libFuzzer flags, e.g. "-max_len=8192"
 set -uo pipefail
 
@@ -29,9 +31,11 @@ export RUSTC_BOOTSTRAP=1
 sanitizer=${FUZZ_SANITIZER:-address}
 scratch=${FUZZ_SCRATCH:-$here/corpus-scratch}
 
+# Pinned: the version these scripts were tested with (~45 s to build on 2
+# cores). libFuzzer itself is C++, built by libfuzzer-sys: needs c++ (g++).
 if ! cargo fuzz --version >/dev/null 2>&1; then
     echo "fuzz: installing cargo-fuzz" >&2
-    cargo install cargo-fuzz --locked >&2 || { echo "fuzz: cargo install cargo-fuzz failed" >&2; exit 2; }
+    cargo install cargo-fuzz --version 0.13.2 --locked >&2 || { echo "fuzz: cargo install cargo-fuzz failed" >&2; exit 2; }
 fi
 
 if [ $# -gt 0 ]; then
@@ -45,17 +49,22 @@ if [ ${#targets[@]} -eq 0 ]; then
 fi
 
 # -O: optimized; -a: with debug assertions and overflow checks, so the
-# crates' debug_assert!s are checked too.
-build=(-O -a --sanitizer "$sanitizer")
+# crates' debug_assert!s are checked too. One target dir per sanitizer (the
+# flags differ, so sharing one would rebuild everything on each switch).
+target_dir=${CARGO_TARGET_DIR:-$here/target}
+[ "$sanitizer" = address ] || target_dir=$target_dir/sanitizer-$sanitizer
+build=(-O -a --sanitizer "$sanitizer" --target-dir "$target_dir")
 
 logs=$(mktemp -d "${TMPDIR:-/tmp}/duplex-fuzz.XXXXXX")
 echo "fuzz: building ${#targets[@]} targets (sanitizer $sanitizer), logs in $logs" >&2
+start=$SECONDS
 if ! cargo fuzz build "${build[@]}" >"$logs/build.log" 2>&1; then
     tail -n 40 "$logs/build.log" >&2
     for t in "${targets[@]}"; do echo "fuzz $t: FAILED"; done
     echo "fuzz: 0 passed, ${#targets[@]} failed"
     exit 1
 fi
+echo "fuzz: built in $((SECONDS - start))s" >&2
 
 passed=0
 failed=0
