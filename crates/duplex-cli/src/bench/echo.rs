@@ -80,7 +80,7 @@ pub async fn run(args: &BenchArgs, target: &Target) -> Result<EchoReport> {
             tokio::time::sleep(seconds(args.warmup)).await;
             check_failures(&mut tasks)?;
 
-            let server = args.server_pid.map(Pid::Other);
+            let server = args.server_pid.first().copied().map(Pid::Other);
             let cpu_at_start = (Pid::Me.cpu_time(), server.and_then(Pid::cpu_time));
             let start = Instant::now();
             shared.phase.set(Phase::Measure);

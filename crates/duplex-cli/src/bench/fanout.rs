@@ -1,5 +1,7 @@
 //! Fanout mode: subscribers on one channel of `duplex serve`, events
 //! published through its HTTP API, and the time from publish to receipt.
+//! With `--node-url`, the subscribers are spread over a cluster's nodes and
+//! every event crosses from the publishing node to the others.
 //!
 //! Each event's data is `"{seq} {micros}"`: its number and when the
 //! publisher sent it, in microseconds since the run started (one clock: the
@@ -87,7 +89,7 @@ pub struct FanoutReport {
 }
 
 /// Subscribes, publishes at the rate asked for, and measures deliveries.
-pub async fn run(args: &BenchArgs, target: &Target) -> Result<FanoutReport> {
+pub async fn run(args: &BenchArgs, target: &Target, nodes: &[Target]) -> Result<FanoutReport> {
     let secret = args
         .app_secret
         .clone()
@@ -99,14 +101,22 @@ pub async fn run(args: &BenchArgs, target: &Target) -> Result<FanoutReport> {
         deliveries: Cell::new(0),
         seen: RefCell::new(vec![Seen::default(); args.connections]),
     });
-    let url = format!(
-        "ws://{}/app/{}?protocol=7&client=duplex-bench&version={}",
-        target.host_header,
-        args.app_key,
-        env!("CARGO_PKG_VERSION")
-    );
+    let urls: Vec<String> = std::iter::once(target)
+        .chain(nodes)
+        .map(|node| {
+            format!(
+                "ws://{}/app/{}?protocol=7&client=duplex-bench&version={}",
+                node.host_header,
+                args.app_key,
+                env!("CARGO_PKG_VERSION")
+            )
+        })
+        .collect();
     let subscribers: Vec<_> = futures_util::stream::iter(0..args.connections)
-        .map(|_| tokio::time::timeout(STEP_TIMEOUT, subscribe(&url, &args.channel)))
+        .map(|i| {
+            let url = &urls[i % urls.len()];
+            tokio::time::timeout(STEP_TIMEOUT, subscribe(url, &args.channel))
+        })
         .buffer_unordered(args.connect_concurrency)
         .collect()
         .await;
@@ -127,7 +137,13 @@ pub async fn run(args: &BenchArgs, target: &Target) -> Result<FanoutReport> {
             for (id, ws) in sockets.into_iter().enumerate() {
                 tasks.spawn_local(receive(id, ws, shared.clone()));
             }
-            let server = args.server_pid.map(Pid::Other);
+            let servers: Vec<Pid> = args.server_pid.iter().copied().map(Pid::Other).collect();
+            let server_cpu_now = || -> Option<Duration> {
+                if servers.is_empty() {
+                    return None;
+                }
+                servers.iter().map(|p| p.cpu_time()).sum()
+            };
             let mut ticks =
                 tokio::time::interval(Duration::from_secs_f64(1.0 / f64::from(args.rate)));
             ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
@@ -138,7 +154,7 @@ pub async fn run(args: &BenchArgs, target: &Target) -> Result<FanoutReport> {
                 publisher.publish(seq, &shared).await?;
                 seq += 1;
             }
-            let cpu_at_start = (Pid::Me.cpu_time(), server.and_then(Pid::cpu_time));
+            let cpu_at_start = (Pid::Me.cpu_time(), server_cpu_now());
             let start = Instant::now();
             let first_measured = seq;
             shared.measuring.set(true);
@@ -153,8 +169,7 @@ pub async fn run(args: &BenchArgs, target: &Target) -> Result<FanoutReport> {
                 .cpu_time()
                 .zip(cpu_at_start.0)
                 .map(|(b, a)| b.saturating_sub(a));
-            let server_cpu = server
-                .and_then(Pid::cpu_time)
+            let server_cpu = server_cpu_now()
                 .zip(cpu_at_start.1)
                 .map(|(b, a)| b.saturating_sub(a));
             // Let the last events arrive, then count what never did.
@@ -349,6 +364,7 @@ impl FanoutReport {
             "mode": "fanout",
             "label": args.label,
             "subscribers": args.connections,
+            "nodes": 1 + args.node_url.len(),
             "rate": args.rate,
             "seconds": (secs * 1000.0).round() / 1000.0,
             "published": self.published,

@@ -41,7 +41,7 @@ pub struct IdleReport {
 
 /// Opens the connections, lets them settle, reads the memory, closes them.
 pub async fn run(args: &BenchArgs, target: &Target) -> Result<IdleReport> {
-    let server = args.server_pid.map(Pid::Other);
+    let server = args.server_pid.first().copied().map(Pid::Other);
     if server.is_none() {
         eprintln!("duplex bench: idle mode without --server-pid only reports its own memory");
     }

@@ -54,9 +54,15 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = 1.0)]
     warmup: f64,
     /// The server's PID: its CPU time (and in idle mode its memory) is read
-    /// from /proc.
+    /// from /proc. In fanout mode it may be repeated (a cluster's nodes and
+    /// its redis-server): the server CPU is their sum.
     #[arg(long)]
-    server_pid: Option<u32>,
+    server_pid: Vec<u32>,
+    /// Fanout mode: another node of the same cluster (repeatable).
+    /// Subscribers are spread round-robin over --url and these; events are
+    /// published through --url.
+    #[arg(long)]
+    node_url: Vec<String>,
     /// Check the whole content of every Nth echo (length and sequence number
     /// are checked on all).
     #[arg(long, default_value_t = 16)]
@@ -138,6 +144,17 @@ impl Target {
 /// Checks the options, then runs the benchmark and prints its report.
 pub fn run(args: BenchArgs) -> Result<()> {
     let target = Target::parse(&args.url)?;
+    let nodes = args
+        .node_url
+        .iter()
+        .map(|url| Target::parse(url))
+        .collect::<Result<Vec<_>>>()?;
+    if !nodes.is_empty() && args.mode != Mode::Fanout {
+        bail!("--node-url is for fanout mode");
+    }
+    if args.server_pid.len() > 1 && args.mode != Mode::Fanout {
+        bail!("--server-pid may be repeated in fanout mode only");
+    }
     check_bounds(&args)?;
     let open_files = raise_open_files_limit();
     if args.connections + 64 > open_files {
@@ -157,7 +174,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
             .block_on(idle::run(&args, &target))?
             .into_json(&args),
         Mode::Fanout => runtime
-            .block_on(fanout::run(&args, &target))?
+            .block_on(fanout::run(&args, &target, &nodes))?
             .into_json(&args),
     };
     if args.json {
