@@ -381,3 +381,158 @@ pub(crate) fn member_frame(channel: &str, change: &MemberChange) -> Frame {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicU64;
+    use std::sync::Arc;
+
+    use tokio::sync::mpsc;
+
+    use super::*;
+    use crate::server::conn::Outbound;
+    use crate::AppConfig;
+
+    fn app() -> AppState {
+        AppState::new(AppConfig::new("1", "key", "secret"), None, 4)
+    }
+
+    fn conn() -> (ConnHandle, mpsc::Receiver<Outbound>) {
+        let (handle, rx, _closer) =
+            ConnHandle::new(SocketId::generate(), 64, Arc::new(AtomicU64::new(0)));
+        (handle, rx)
+    }
+
+    fn member(user: &str) -> Option<PresenceMember> {
+        Some(PresenceMember::parse(&format!(r#"{{"user_id":"{user}"}}"#), 1024).unwrap())
+    }
+
+    /// The events queued so far, as (event, user_id or data) pairs.
+    fn drain(rx: &mut mpsc::Receiver<Outbound>) -> Vec<String> {
+        let mut out = Vec::new();
+        while let Ok(outbound) = rx.try_recv() {
+            let v: serde_json::Value = serde_json::from_str(outbound.frame.as_str()).unwrap();
+            out.push(v["event"].as_str().unwrap().to_string());
+        }
+        out
+    }
+
+    #[test]
+    fn events_wait_for_subscription_succeeded() {
+        let app = app();
+        let (a, mut rx) = conn();
+        let join = app
+            .join_local(&a, "news", ChannelKind::Public, None)
+            .unwrap();
+        assert!(matches!(join, LocalJoin::Registered { new_here: true, .. }));
+        // Published while the cluster decides: held.
+        let frame = ServerMessage::ChannelEvent {
+            event: "e",
+            channel: "news",
+            data: Some("{}"),
+            user_id: None,
+        }
+        .to_frame();
+        assert_eq!(app.publish("news", &frame, None), 1);
+        assert!(drain(&mut rx).is_empty());
+        app.finish_join(&a, "news", ChannelKind::Public, JoinOutcome::default());
+        assert_eq!(
+            drain(&mut rx),
+            ["pusher_internal:subscription_succeeded", "e"]
+        );
+    }
+
+    #[test]
+    fn held_events_are_bounded() {
+        let app = app(); // holds at most 4
+        let (a, _rx) = conn();
+        app.join_local(&a, "news", ChannelKind::Public, None)
+            .unwrap();
+        let frame = ServerMessage::Pong.to_frame();
+        for _ in 0..4 {
+            assert_eq!(app.publish("news", &frame, None), 1);
+        }
+        assert_eq!(app.publish("news", &frame, None), 0, "the fifth is refused");
+    }
+
+    #[test]
+    fn a_member_list_read_while_members_changed() {
+        let app = app();
+        let channel = "presence-room";
+        let (a, mut rx_a) = conn();
+        let join = app
+            .join_local(&a, channel, ChannelKind::Presence, member("ann"))
+            .unwrap();
+        assert!(matches!(
+            join,
+            LocalJoin::Registered {
+                needs_members: true,
+                first_here: true,
+                ..
+            }
+        ));
+        // While the snapshot is read: bob joins elsewhere, cy leaves.
+        app.apply_member_change(channel, MemberChange::Added("bob".into(), None));
+        app.apply_member_change(channel, MemberChange::Removed("cy".into()));
+        let mut snapshot = Members::new();
+        snapshot.insert("cy", None); // taken before cy left and bob joined
+        snapshot.insert("ann", None);
+        app.finish_join(
+            &a,
+            channel,
+            ChannelKind::Presence,
+            JoinOutcome {
+                first_member: true,
+                members: Some(snapshot),
+                ..JoinOutcome::default()
+            },
+        );
+        // One subscription_succeeded with ann and bob, and no member events.
+        let frames: Vec<_> = std::iter::from_fn(|| rx_a.try_recv().ok()).collect();
+        assert_eq!(frames.len(), 1);
+        let v: serde_json::Value = serde_json::from_str(frames[0].frame.as_str()).unwrap();
+        let data: serde_json::Value = serde_json::from_str(v["data"].as_str().unwrap()).unwrap();
+        assert_eq!(data["presence"]["ids"], serde_json::json!(["ann", "bob"]));
+
+        // A second local subscriber: ann hears of dan once, even if the bus
+        // repeats it.
+        let (d, mut rx_d) = conn();
+        app.join_local(&d, channel, ChannelKind::Presence, member("dan"))
+            .unwrap();
+        app.finish_join(&d, channel, ChannelKind::Presence, JoinOutcome::default());
+        app.apply_member_change(channel, MemberChange::Added("dan".into(), None));
+        assert_eq!(drain(&mut rx_a), ["pusher_internal:member_added"]);
+        assert_eq!(drain(&mut rx_d), ["pusher_internal:subscription_succeeded"]);
+
+        // dan leaves: his last socket here.
+        let leave = app.leave_local(&d.socket_id, channel).unwrap();
+        assert_eq!(leave.user, Some(("dan".into(), true)));
+        assert!(!leave.emptied);
+        app.apply_member_change(channel, MemberChange::Removed("dan".into()));
+        app.apply_member_change(channel, MemberChange::Removed("dan".into()));
+        assert_eq!(drain(&mut rx_a), ["pusher_internal:member_removed"]);
+    }
+
+    #[test]
+    fn contributions_count_sockets_per_user() {
+        let app = app();
+        let channel = "presence-room";
+        for user in ["ann", "ann", "bob"] {
+            let (c, _rx) = conn();
+            app.join_local(&c, channel, ChannelKind::Presence, member(user))
+                .unwrap();
+            app.finish_join(&c, channel, ChannelKind::Presence, JoinOutcome::default());
+        }
+        let mut contributions = app.contributions();
+        assert_eq!(contributions.len(), 1);
+        let c = contributions.pop().unwrap();
+        assert_eq!(c.subscribers, 3);
+        assert_eq!(
+            c.users,
+            vec![
+                ("ann".into(), 2, String::new()),
+                ("bob".into(), 1, String::new())
+            ]
+        );
+    }
+}
