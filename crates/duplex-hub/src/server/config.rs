@@ -92,7 +92,8 @@ pub enum AdapterKind {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RedisConfig {
-    /// `redis://[user:password@]host:port[/db]` (or `rediss://` for TLS).
+    /// `redis://[user:password@]host:port[/db]` (TLS to Redis, `rediss://`, is
+    /// not built in).
     pub url: String,
     /// Prefix of every key and of the pub/sub channel, so that several
     /// clusters can share one Redis.
