@@ -393,3 +393,66 @@ async fn a_redis_outage_keeps_local_fan_out_and_the_state_is_rebuilt_after() {
     assert_eq!(metric(&metrics, "duplex_redis_up"), Some(1.0));
     assert!(metric(&metrics, "duplex_redis_outages_total").unwrap_or(0.0) >= 1.0);
 }
+
+#[test]
+fn incomplete_cluster_settings_are_refused_at_start() {
+    let serve = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_duplex"))
+            .args(["serve", "--listen", "127.0.0.1:0", "--no-demo"])
+            .args(args)
+            .env_remove("DUPLEX_APP_SECRET")
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, err) = serve(&["--adapter", "redis"]);
+    assert_eq!(code, Some(64), "{err}");
+    assert!(err.contains("same app secret"), "{err}");
+    let (code, err) = serve(&["--redis-url", "redis://127.0.0.1:1", "--app-secret", "s"]);
+    assert_eq!(code, Some(64), "{err}");
+    assert!(err.contains("--redis-url needs --adapter redis"), "{err}");
+    let (code, err) = serve(&[
+        "--adapter",
+        "redis",
+        "--redis-url",
+        "http://x",
+        "--app-secret",
+        "s",
+    ]);
+    assert_eq!(code, Some(64), "{err}");
+    assert!(err.contains("redis.url"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_starts_while_redis_is_down_and_joins_when_it_is_up() {
+    let mut redis = Redis::start();
+    redis.kill();
+    let node = Node::start(&redis, None);
+    let (mut ws, id) = node.connect().await;
+    subscribe(&mut ws, &id, "presence-early", Some("eve")).await;
+    node.publish("presence-early", "local", "{}", None).await;
+    assert_eq!(next_event(&mut ws).await["event"], "local");
+
+    redis.restart();
+    let other = Node::start(&redis, None);
+    let users = eventually(
+        Duration::from_secs(15),
+        "the early member in Redis",
+        || async {
+            let (status, users) = other
+                .api(
+                    "GET",
+                    &format!("/apps/{APP}/channels/presence-early/users"),
+                    &[],
+                    "",
+                )
+                .await;
+            (status == 200 && users["users"] == json!([{ "id": "eve" }])).then_some(users)
+        },
+    )
+    .await;
+    assert_eq!(users["users"][0]["id"], "eve");
+}
