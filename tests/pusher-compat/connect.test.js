@@ -88,13 +88,30 @@ describe('connection', { timeout: 60000 }, () => {
     const own = await createEnv({ name: 'connect-shutdown' });
     try {
       const client = await own.client();
+      const name = uniq('shutdown-');
+      await subscribe(client, name);
+      assert.deepEqual(await (await own.sdk().get({ path: `/channels/${name}` })).json(), { occupied: true });
       const errs = record(client.connection, 'error');
       const states = record(client.connection, 'state_change');
-      own.server.child.kill('SIGTERM');
+      // the server this client is connected to (node B in cluster mode)
+      const node = own.nodeOf(client);
+      node.child.kill('SIGTERM');
       await until(() => errs.events.some((e) => closeCodeOf(e.data) !== undefined), 10000, 'close code on shutdown');
       const codes = errs.events.map((e) => closeCodeOf(e.data)).filter((c) => c !== undefined);
       assert.ok(codes.includes(4200), `expected 4200 (reconnect), got ${JSON.stringify(codes)}`);
       await until(() => states.events.some((e) => e.data.current === 'connecting'), 5000, 'pusher-js reconnecting');
+      if (own.cluster && node !== own.apiServer) {
+        // Cluster: the stopped node said goodbye, so the other node reports its channel
+        // vacated at once (not only after node_timeout_ms, 10 s, when it would be reaped).
+        await until(
+          async () => {
+            const res = await own.sdk().get({ path: `/channels/${name}` });
+            return res.status === 200 && (await res.json()).occupied === false;
+          },
+          3000,
+          `${name} unoccupied on the remaining node`,
+        );
+      }
     } finally {
       await own.close();
     }

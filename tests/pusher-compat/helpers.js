@@ -3,6 +3,14 @@
 // loopback port with a generated TOML config, a local auth endpoint (signing
 // with the real `pusher` server SDK), an optional webhook receiver, and real
 // `pusher-js` clients. Everything binds/targets 127.0.0.1 only.
+//
+// PUSHER_COMPAT_CLUSTER=1: each env is a 2-node cluster instead: a real
+// `redis-server` on a free port and two `duplex serve` nodes (same apps,
+// `adapter = "redis"`). pusher-js clients (subscribers, client events, auth)
+// connect to node B; the `pusher` server SDK (publishing, channel queries,
+// terminate_connections, raw HTTP API requests) talks to node A. Both nodes
+// send their webhooks to the same receiver. PUSHER_COMPAT_CLIENT_NODES=alternate
+// (exploring) spreads the pusher-js clients over both nodes: B, A, B, …
 
 const { spawn } = require('node:child_process');
 const fs = require('node:fs');
@@ -20,6 +28,48 @@ const REPO_ROOT = path.resolve(__dirname, '..', '..');
 const DUPLEX_BIN = process.env.DUPLEX_BIN || path.join(REPO_ROOT, 'target', 'debug', 'duplex');
 const LOG_DIR = path.join(__dirname, 'logs');
 const DEBUG = !!process.env.PUSHER_COMPAT_DEBUG;
+const CLUSTER = process.env.PUSHER_COMPAT_CLUSTER === '1';
+const REDIS_SERVER = process.env.REDIS_SERVER || 'redis-server';
+const ALTERNATE_CLIENT_NODES = CLUSTER && process.env.PUSHER_COMPAT_CLIENT_NODES === 'alternate';
+const nodeOfClient = new WeakMap();
+
+// Every process this file spawns (duplex serve, redis-server), killed by PID
+// if the test process exits before an env was closed, and their temp dirs.
+const children = new Set();
+const tempDirs = new Set();
+function killChildren(signal) {
+  for (const child of children) {
+    try {
+      process.kill(child.pid, signal);
+    } catch {
+      /* already gone */
+    }
+  }
+  children.clear();
+  for (const dir of tempDirs) fs.rmSync(dir, { recursive: true, force: true });
+  tempDirs.clear();
+}
+function tempDir(prefix) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  tempDirs.add(dir);
+  return dir;
+}
+function removeTempDir(dir) {
+  fs.rmSync(dir, { recursive: true, force: true });
+  tempDirs.delete(dir);
+}
+function track(child) {
+  children.add(child);
+  child.once('exit', () => children.delete(child));
+  return child;
+}
+process.on('exit', () => killChildren('SIGKILL'));
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+  process.once(signal, () => {
+    killChildren('SIGKILL');
+    process.kill(process.pid, signal); // the default action, now that the handler is gone
+  });
+}
 
 if (DEBUG) {
   PusherJS.log = (msg) => process.stderr.write(`[pusher-js] ${msg}\n`);
@@ -120,10 +170,18 @@ function tomlValue(v) {
   throw new Error(`unsupported TOML value ${JSON.stringify(v)}`);
 }
 
-/** Renders the `duplex serve` config described in the server contract. */
-function renderConfig({ activityTimeout, apps }) {
+/**
+ * Renders the `duplex serve` config described in the server contract.
+ * `redis` (an object of `[redis]` settings) makes it a cluster node.
+ */
+function renderConfig({ activityTimeout, apps, redis }) {
   const lines = [];
-  if (activityTimeout !== undefined) lines.push(`activity_timeout = ${tomlValue(activityTimeout)}`, '');
+  if (activityTimeout !== undefined) lines.push(`activity_timeout = ${tomlValue(activityTimeout)}`);
+  if (redis) {
+    lines.push('adapter = "redis"', '', '[redis]');
+    for (const [k, v] of Object.entries(redis)) lines.push(`${k} = ${tomlValue(v)}`);
+  }
+  if (lines.length) lines.push('');
   for (const app of apps) {
     lines.push('[[apps]]');
     for (const k of ['id', 'key', 'secret', 'client_events']) {
@@ -158,13 +216,13 @@ function binaryExists() {
  * Starts `duplex serve` on a free port. Resolves once stderr/stdout shows
  * `listening on http://127.0.0.1:PORT`. Retries on a port race.
  */
-async function startServer({ apps, activityTimeout = 30, name = 'server' }) {
+async function startServer({ apps, activityTimeout = 30, name = 'server', redis }) {
   if (!binaryExists()) throw new Error(`${DUPLEX_BIN} not found: build it with \`cargo build -p duplex-cli\``);
   let lastErr;
   for (let attempt = 1; attempt <= 3; attempt++) {
     const port = await freePort();
     try {
-      return await spawnServer(port, { apps, activityTimeout, name });
+      return await spawnServer(port, { apps, activityTimeout, name, redis });
     } catch (e) {
       lastErr = e;
       if (!/in use|AddrInUse|EADDRINUSE/i.test(e.message)) throw e;
@@ -173,13 +231,13 @@ async function startServer({ apps, activityTimeout = 30, name = 'server' }) {
   throw lastErr;
 }
 
-function spawnServer(port, { apps, activityTimeout, name }) {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'duplex-pusher-compat-'));
+function spawnServer(port, { apps, activityTimeout, name, redis }) {
+  const dir = tempDir('duplex-pusher-compat-');
   const configFile = path.join(dir, 'config.toml');
-  const config = renderConfig({ activityTimeout, apps });
+  const config = renderConfig({ activityTimeout, apps, redis });
   fs.writeFileSync(configFile, config);
   const args = ['serve', '--listen', `${HOST}:${port}`, '--config', configFile];
-  const child = spawn(DUPLEX_BIN, args, { stdio: ['ignore', 'pipe', 'pipe'], cwd: REPO_ROOT });
+  const child = track(spawn(DUPLEX_BIN, args, { stdio: ['ignore', 'pipe', 'pipe'], cwd: REPO_ROOT }));
   let log = '';
   const onData = (chunk) => {
     log += chunk.toString('utf8');
@@ -188,6 +246,7 @@ function spawnServer(port, { apps, activityTimeout, name }) {
   child.stderr.on('data', onData);
 
   const server = {
+    name,
     port,
     host: HOST,
     config,
@@ -207,11 +266,11 @@ function spawnServer(port, { apps, activityTimeout, name }) {
       }
       try {
         fs.mkdirSync(LOG_DIR, { recursive: true });
-        fs.writeFileSync(path.join(LOG_DIR, `${name}.log`), `# duplex ${args.join(' ')}\n# config:\n${config}\n# log:\n${log}`);
+        fs.writeFileSync(path.join(LOG_DIR, `${name}.log`), `# duplex ${args.join(' ')}\n# config:\n${config}\n# log:\n${log}${server.footer || ''}`);
       } catch {
         /* logs are best effort */
       }
-      fs.rmSync(dir, { recursive: true, force: true });
+      removeTempDir(dir);
     },
   };
   child.on('exit', (code, signal) => {
@@ -223,6 +282,7 @@ function spawnServer(port, { apps, activityTimeout, name }) {
     const timer = setTimeout(() => {
       cleanup();
       child.kill('SIGKILL');
+      removeTempDir(dir);
       reject(new Error(`duplex serve did not print "${ready}" within 20 s. Output:\n${log}`));
     }, 20000);
     const check = () => {
@@ -233,6 +293,7 @@ function spawnServer(port, { apps, activityTimeout, name }) {
     };
     const onExit = (code, signal) => {
       cleanup();
+      removeTempDir(dir);
       reject(new Error(`duplex serve exited early (code ${code}, signal ${signal}). Output:\n${log}`));
     };
     const cleanup = () => {
@@ -249,6 +310,196 @@ function spawnServer(port, { apps, activityTimeout, name }) {
       reject(e);
     });
   });
+}
+
+// ---------------------------------------------------------------- redis-server (cluster mode)
+
+/** Encodes a command in RESP (latin1: one char per byte). */
+function respCommand(args) {
+  let out = `*${args.length}\r\n`;
+  for (const a of args.map(String)) out += `$${Buffer.byteLength(a, 'latin1')}\r\n${a}\r\n`;
+  return out;
+}
+
+/** Parses one RESP value at `i` of `s`; undefined while incomplete. */
+function parseResp(s, i = 0) {
+  const eol = s.indexOf('\r\n', i);
+  if (eol < 0) return undefined;
+  const type = s[i];
+  const line = s.slice(i + 1, eol);
+  const next = eol + 2;
+  switch (type) {
+    case '+':
+      return { value: line, end: next };
+    case '-':
+      return { value: new Error(`redis: ${line}`), end: next };
+    case ':':
+      return { value: Number(line), end: next };
+    case '$': {
+      const n = Number(line);
+      if (n < 0) return { value: null, end: next };
+      if (s.length < next + n + 2) return undefined;
+      return { value: s.slice(next, next + n), end: next + n + 2 };
+    }
+    case '*': {
+      const n = Number(line);
+      if (n < 0) return { value: null, end: next };
+      const items = [];
+      let at = next;
+      for (let k = 0; k < n; k++) {
+        const item = parseResp(s, at);
+        if (!item) return undefined;
+        items.push(item.value);
+        at = item.end;
+      }
+      return { value: items, end: at };
+    }
+    default:
+      throw new Error(`unexpected RESP reply ${JSON.stringify(s.slice(i, i + 40))}`);
+  }
+}
+
+/** Runs one command on the Redis at 127.0.0.1:`port` (a new connection each time). */
+function redisCommand(port, ...args) {
+  return new Promise((resolve, reject) => {
+    const sock = net.connect(port, HOST);
+    let buf = '';
+    sock.setEncoding('latin1');
+    sock.setTimeout(2000, () => sock.destroy(new Error(`redis ${args[0]}: timed out`)));
+    sock.on('connect', () => sock.write(respCommand(args), 'latin1'));
+    sock.on('data', (chunk) => {
+      buf += chunk;
+      let reply;
+      try {
+        reply = parseResp(buf);
+      } catch (e) {
+        sock.destroy(e);
+        return;
+      }
+      if (!reply) return;
+      sock.end();
+      if (reply.value instanceof Error) reject(reply.value);
+      else resolve(reply.value);
+    });
+    sock.on('error', reject);
+  });
+}
+
+/**
+ * Starts `redis-server` on a free 127.0.0.1 port: no persistence, its own
+ * temp --dir. Resolves once it answers PING. `stop()` ends it by PID.
+ */
+async function startRedis({ name }) {
+  let lastErr;
+  for (let attempt = 1; attempt <= 3; attempt++) {
+    const port = await freePort();
+    try {
+      return await spawnRedis(port, name);
+    } catch (e) {
+      lastErr = e;
+      if (!/in use|EADDRINUSE/i.test(e.message)) throw e;
+    }
+  }
+  throw lastErr;
+}
+
+async function spawnRedis(port, name) {
+  const dir = tempDir('duplex-pusher-compat-redis-');
+  const args = ['--port', String(port), '--bind', HOST, '--save', '', '--appendonly', 'no', '--dir', dir];
+  let child;
+  let log = '';
+  const started = new Promise((resolve, reject) => {
+    child = track(spawn(REDIS_SERVER, args, { stdio: ['ignore', 'pipe', 'pipe'], cwd: dir }));
+    child.once('spawn', resolve);
+    child.once('error', (e) =>
+      reject(
+        new Error(
+          e.code === 'ENOENT'
+            ? `${REDIS_SERVER} not found: the cluster mode (PUSHER_COMPAT_CLUSTER=1) needs a real Redis (apt-get install redis-server)`
+            : `cannot start ${REDIS_SERVER}: ${e.message}`,
+        ),
+      ),
+    );
+  });
+  const cleanupDir = () => removeTempDir(dir);
+  try {
+    await started;
+  } catch (e) {
+    cleanupDir();
+    throw e;
+  }
+  const onData = (chunk) => {
+    log += chunk.toString('utf8');
+  };
+  child.stdout.on('data', onData);
+  child.stderr.on('data', onData);
+  const redis = {
+    port,
+    url: `redis://${HOST}:${port}`,
+    child,
+    exited: null,
+    logs: () => log,
+    command: (...cmd) => redisCommand(port, ...cmd),
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) {
+        const gone = new Promise((r) => child.once('exit', r));
+        const kill = (signal) => {
+          try {
+            process.kill(child.pid, signal);
+          } catch {
+            /* already gone */
+          }
+        };
+        kill('SIGTERM');
+        const timer = setTimeout(() => {
+          if (child.exitCode === null && child.signalCode === null) kill('SIGKILL');
+        }, 3000);
+        await gone;
+        clearTimeout(timer);
+      }
+      try {
+        fs.mkdirSync(LOG_DIR, { recursive: true });
+        fs.writeFileSync(path.join(LOG_DIR, `${name}.log`), `# ${REDIS_SERVER} ${args.map((a) => (a === '' ? '""' : a)).join(' ')}\n# log:\n${log}`);
+      } catch {
+        /* logs are best effort */
+      }
+      cleanupDir();
+    },
+  };
+  child.on('exit', (code, signal) => {
+    redis.exited = { code, signal };
+  });
+  const deadline = Date.now() + 10000;
+  for (;;) {
+    if (redis.exited) {
+      cleanupDir();
+      throw new Error(`redis-server exited early (${JSON.stringify(redis.exited)}). Output:\n${log}`);
+    }
+    const pong = await redisCommand(port, 'PING').catch(() => null);
+    if (pong === 'PONG') return redis;
+    if (Date.now() > deadline) {
+      await redis.stop();
+      throw new Error(`redis-server did not answer PING within 10 s. Output:\n${log}`);
+    }
+    await sleep(20);
+  }
+}
+
+/**
+ * Waits until `count` nodes of the cluster with key prefix `prefix` are
+ * registered (first heartbeat) and listening on the bus, so that nothing a
+ * test publishes right away is lost.
+ */
+async function waitClusterReady(redis, prefix, count, ms = 10000) {
+  await until(
+    async () => {
+      const [, listeners] = await redis.command('PUBSUB', 'NUMSUB', `${prefix}:bus`);
+      const nodes = await redis.command('ZCARD', `${prefix}:nodes`);
+      return Number(listeners) === count && nodes === count;
+    },
+    ms,
+    `${count} cluster nodes registered and listening on ${prefix}:bus`,
+  );
 }
 
 // ---------------------------------------------------------------- small HTTP helpers
@@ -471,9 +722,15 @@ function closeCodeOf(err) {
  * file. `apps` entries follow the server config; `webhooks: [event types]`
  * on an app points its webhooks at the local receiver. An app may carry
  * `encryptionMasterKeyBase64`, passed to its SDK instance.
+ *
+ * With PUSHER_COMPAT_CLUSTER=1 the "server" is a 2-node cluster on its own
+ * redis-server: `env.wsServer` (node B) is where pusher-js clients connect,
+ * `env.apiServer` (node A) is what the `pusher` SDK and `env.port` (the HTTP
+ * API port) point at. In single-node mode both are the same server.
+ * `env.nodes` lists every node.
  */
 async function createEnv({ name, apps = [DEFAULT_APP], activityTimeout = 30, webhooks = false } = {}) {
-  const env = { clients: new Set(), sdks: new Map(), badSdks: new Map(), apps };
+  const env = { clients: new Set(), sdks: new Map(), badSdks: new Map(), apps, cluster: CLUSTER, nodes: [], redis: null };
   env.webhook = webhooks ? await startWebhookServer() : null;
   const serverApps = apps.map((a) => {
     const app = { id: a.id, key: a.key, secret: a.secret, client_events: a.client_events, limits: a.limits };
@@ -485,13 +742,30 @@ async function createEnv({ name, apps = [DEFAULT_APP], activityTimeout = 30, web
     (key) => env.badSdk(key),
   );
   try {
-    env.server = await startServer({ apps: serverApps, activityTimeout, name });
+    if (CLUSTER) {
+      env.redis = await startRedis({ name: `${name}.cluster-redis` });
+      // Defaults for heartbeat_interval_ms / node_timeout_ms: no test kills a node without a goodbye.
+      const redis = { url: env.redis.url, prefix: `duplex-compat-${name}` };
+      for (const node of ['a', 'b']) {
+        env.nodes.push(await startServer({ apps: serverApps, activityTimeout, name: `${name}.cluster-node-${node}`, redis }));
+      }
+      await waitClusterReady(env.redis, redis.prefix, env.nodes.length);
+    } else {
+      env.nodes.push(await startServer({ apps: serverApps, activityTimeout, name }));
+    }
   } catch (e) {
+    for (const node of env.nodes) await node.stop();
+    if (env.redis) await env.redis.stop();
     await env.auth.close();
     if (env.webhook) await env.webhook.close();
     throw e;
   }
-  env.port = env.server.port;
+  env.apiServer = env.nodes[0];
+  env.wsServer = env.nodes[env.nodes.length - 1];
+  /** The HTTP API port (node A in cluster mode). */
+  env.port = env.apiServer.port;
+  /** The WebSocket port pusher-js connects to (node B in cluster mode). */
+  env.wsPort = env.wsServer.port;
 
   const appFor = (key) => (key ? apps.find((a) => a.key === key || a.id === key) : apps[0]);
 
@@ -530,9 +804,11 @@ async function createEnv({ name, apps = [DEFAULT_APP], activityTimeout = 30, web
       if (typeof user.id === 'number') params.user_id_type = 'number';
       if (user.info !== undefined) params.user_info = JSON.stringify(user.info);
     }
+    env.clientCount = (env.clientCount || 0) + 1;
+    const node = ALTERNATE_CLIENT_NODES ? env.nodes[env.clientCount % env.nodes.length] : env.wsServer;
     const client = new PusherJS(key, {
       wsHost: HOST,
-      wsPort: env.port,
+      wsPort: node.port,
       forceTLS: false,
       enabledTransports: ['ws'],
       disableStats: true,
@@ -550,10 +826,14 @@ async function createEnv({ name, apps = [DEFAULT_APP], activityTimeout = 30, web
         headers: { 'x-app-key': key },
       },
     });
+    nodeOfClient.set(client, node);
     env.clients.add(client);
     if (wait) await env.waitConnected(client);
     return client;
   };
+
+  /** The server (node) a pusher-js client of this env connects to. */
+  env.nodeOf = (client) => nodeOfClient.get(client);
 
   env.waitConnected = async (client, ms = 5000) => {
     if (client.connection.state === 'connected') return client;
@@ -584,18 +864,66 @@ async function createEnv({ name, apps = [DEFAULT_APP], activityTimeout = 30, web
     await sleep(50);
   };
 
-  env.close = async () => {
-    await env.disconnectAll();
-    await env.auth.close();
-    if (env.webhook) await env.webhook.close();
-    await env.server.stop();
-    await sleep(50);
-    clearStaleCloseTimers();
+  /**
+   * Cluster mode: the Redis adapter counters of every running node. A node
+   * that lost Redis would quietly serve its own connections alone, which
+   * many tests (all clients on node B) could not tell from a working cluster.
+   */
+  env.clusterHealth = async () => {
+    const out = {};
+    for (const node of env.nodes) {
+      if (node.exited) continue;
+      const res = await fetch(`http://${HOST}:${node.port}/metrics`, { signal: AbortSignal.timeout(5000) });
+      const text = await res.text();
+      const metric = (name) => {
+        const m = text.match(new RegExp(`^${name} (\\S+)$`, 'm'));
+        return m ? Number(m[1]) : undefined;
+      };
+      out[node.name] = {
+        redis_up: metric('duplex_redis_up'),
+        redis_errors: metric('duplex_redis_errors_total'),
+        outages: metric('duplex_redis_outages_total'),
+        bus_published: metric('duplex_cluster_bus_published_total'),
+        bus_received: metric('duplex_cluster_bus_received_total'),
+        bus_skipped: metric('duplex_cluster_bus_skipped_total'),
+      };
+    }
+    return out;
   };
 
-  /** Fails with the server log tail if the server died. */
+  env.close = async () => {
+    await env.disconnectAll();
+    let health;
+    let healthError;
+    if (env.redis) {
+      health = await env.clusterHealth().catch((e) => {
+        healthError = e;
+      });
+    }
+    for (const node of env.nodes) {
+      if (health && health[node.name]) node.footer = `# adapter metrics before shutdown: ${JSON.stringify(health[node.name])}\n`;
+    }
+    await env.auth.close();
+    if (env.webhook) await env.webhook.close();
+    await Promise.all(env.nodes.map((node) => node.stop()));
+    if (env.redis) await env.redis.stop();
+    await sleep(50);
+    clearStaleCloseTimers();
+    if (healthError) throw healthError;
+    if (health) {
+      for (const [node, h] of Object.entries(health)) {
+        const ok = h.redis_up === 1 && h.redis_errors === 0 && h.outages === 0 && h.bus_skipped === 0;
+        assert.ok(ok, `cluster node ${node} was not healthy at the end (see logs/${node}.log): ${JSON.stringify(h)}`);
+      }
+    }
+  };
+
+  /** Fails with the server log tail if a server (or the cluster's redis-server) died. */
   env.assertAlive = () => {
-    assert.equal(env.server.exited, null, `duplex serve exited: ${JSON.stringify(env.server.exited)}\n${env.server.logs().slice(-4000)}`);
+    for (const node of env.nodes) {
+      assert.equal(node.exited, null, `duplex serve (${node.name}) exited: ${JSON.stringify(node.exited)}\n${node.logs().slice(-4000)}`);
+    }
+    if (env.redis) assert.equal(env.redis.exited, null, `redis-server exited: ${JSON.stringify(env.redis.exited)}\n${env.redis.logs().slice(-4000)}`);
   };
 
   return env;
@@ -605,6 +933,7 @@ module.exports = {
   HOST,
   DEFAULT_APP,
   DUPLEX_BIN,
+  CLUSTER,
   PusherJS,
   PusherSDK,
   sleep,
@@ -614,6 +943,8 @@ module.exports = {
   uniq,
   renderConfig,
   startServer,
+  startRedis,
+  redisCommand,
   startAuthServer,
   startWebhookServer,
   createEnv,

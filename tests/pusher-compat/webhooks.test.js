@@ -10,6 +10,8 @@ const APP = {
 };
 // Vacated/removed may be delayed by a server (Pusher itself delays them a few seconds).
 const HOOK_MS = 10000;
+// Before counting: time for a duplicate (e.g. from the other node of a cluster) to arrive.
+const SETTLE_MS = 300;
 
 describe('webhooks', { timeout: 120000 }, () => {
   let env;
@@ -58,6 +60,7 @@ describe('webhooks', { timeout: 120000 }, () => {
     c2.disconnect();
     const vac = await env.webhook.waitFor((e) => e.name === 'channel_vacated' && e.channel === name, HOOK_MS, `channel_vacated ${name}`);
     assert.deepEqual(vac.event, { name: 'channel_vacated', channel: name });
+    await sleep(SETTLE_MS);
     const mine = env.webhook.events().filter(({ event }) => event.channel === name).map(({ event }) => event.name);
     assert.deepEqual(mine, ['channel_occupied', 'channel_vacated']);
     assertAllRequestsValid();
@@ -84,6 +87,7 @@ describe('webhooks', { timeout: 120000 }, () => {
     a.unsubscribe(room);
     await env.webhook.waitFor((e) => e.name === 'member_removed' && e.channel === room && e.user_id === 'hook-alice', HOOK_MS, 'member_removed alice');
     await env.webhook.waitFor((e) => e.name === 'channel_vacated' && e.channel === room, HOOK_MS, 'channel_vacated presence');
+    await sleep(SETTLE_MS);
 
     const names = env.webhook.events().filter(({ event }) => event.channel === room).map(({ event }) => `${event.name}${event.user_id ? `:${event.user_id}` : ''}`);
     const count = (n) => names.filter((x) => x === n).length;
@@ -124,6 +128,11 @@ describe('webhooks', { timeout: 120000 }, () => {
     }
     assert.equal(e1.user_id, undefined, 'user_id only on presence channels');
     assert.equal(e2.user_id, 'hook-x');
+    await sleep(SETTLE_MS);
+    for (const channel of [priv, room]) {
+      const n = env.webhook.events().filter(({ event }) => event.name === 'client_event' && event.channel === channel).length;
+      assert.equal(n, 1, `one client_event webhook per client event on ${channel}, got ${n}`);
+    }
     assertAllRequestsValid();
   });
 
@@ -133,6 +142,9 @@ describe('webhooks', { timeout: 120000 }, () => {
     await subscribe(c, name);
     const miss = await env.webhook.waitFor((e) => e.name === 'cache_miss' && e.channel === name, HOOK_MS, 'cache_miss');
     assert.deepEqual(miss.event, { name: 'cache_miss', channel: name });
+    await sleep(SETTLE_MS);
+    const misses = env.webhook.events().filter(({ event }) => event.name === 'cache_miss' && event.channel === name).length;
+    assert.equal(misses, 1, `one cache_miss webhook, got ${misses}`);
     assertAllRequestsValid();
   });
 });
