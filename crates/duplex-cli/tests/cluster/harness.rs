@@ -127,6 +127,12 @@ pub struct Node {
 impl Node {
     /// Starts a node of the cluster on `redis`, optionally with a webhook.
     pub fn start(redis: &Redis, webhook: Option<&str>) -> Node {
+        Node::start_with(redis, webhook, "")
+    }
+
+    /// Like [`Node::start`], with `limits` (TOML lines) as the app's
+    /// `[apps.limits]`.
+    pub fn start_with(redis: &Redis, webhook: Option<&str>, limits: &str) -> Node {
         let config = std::env::temp_dir().join(format!(
             "duplex-cluster-node-{}-{}.toml",
             std::process::id(),
@@ -139,6 +145,9 @@ impl Node {
              [[apps]]\nid = \"{APP}\"\nkey = \"{KEY}\"\nsecret = \"{SECRET}\"\nclient_events = true\n",
             redis.url()
         );
+        if !limits.is_empty() {
+            toml.push_str(&format!("[apps.limits]\n{limits}\n"));
+        }
         if let Some(url) = webhook {
             toml.push_str(&format!(
                 "[[apps.webhooks]]\nurl = \"{url}\"\nevent_types = [\"channel_occupied\", \"channel_vacated\", \"member_added\", \"member_removed\"]\n"

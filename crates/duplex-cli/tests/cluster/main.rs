@@ -456,3 +456,33 @@ async fn a_node_starts_while_redis_is_down_and_joins_when_it_is_up() {
     .await;
     assert_eq!(users["users"][0]["id"], "eve");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_app_connection_quota_holds_across_the_cluster() {
+    let redis = Redis::start();
+    let a = Node::start_with(&redis, None, "max_connections = 2");
+    let b = Node::start_with(&redis, None, "max_connections = 2");
+    let (_one, _) = a.connect().await;
+    let (_two, _) = b.connect().await;
+    // Within a heartbeat each node knows of the other's connection (wait
+    // several, for a loaded machine); a third anywhere is over the quota.
+    tokio::time::sleep(Duration::from_millis(NODE_TIMEOUT_MS)).await;
+    for node in [&a, &b] {
+        let url = format!("ws://{}/app/{KEY}?protocol=7", node.addr);
+        let (mut ws, _) = duplex::connect(&url).await.expect("connect");
+        assert_eq!(close_code(&mut ws).await, 4004);
+    }
+    // A connection that leaves frees its slot for the cluster.
+    drop(_one);
+    eventually(Duration::from_secs(5), "a free slot on node b", || async {
+        let url = format!("ws://{}/app/{KEY}?protocol=7", b.addr);
+        let (mut ws, _) = duplex::connect(&url).await.ok()?;
+        let first = next_json_within(&mut ws, Duration::from_millis(500)).await;
+        let established = first.is_some_and(|f| f["event"] == "pusher:connection_established");
+        if !established {
+            return None;
+        }
+        Some(ws)
+    })
+    .await;
+}

@@ -43,6 +43,8 @@ pub struct AppState {
     pub config: AppConfig,
     /// Open connections, against `limits.max_connections`.
     connections: Arc<AtomicU64>,
+    /// The app's connections on the cluster's other nodes (0 on one node).
+    connections_elsewhere: AtomicU64,
     /// Channels and cached events.
     channels: Mutex<Channels>,
     /// Signed-in users' connections, for `terminate_connections`.
@@ -185,6 +187,7 @@ impl AppState {
             held_frames_limit,
             config,
             connections: Arc::new(AtomicU64::new(0)),
+            connections_elsewhere: AtomicU64::new(0),
             channels: Mutex::new(Channels::default()),
             users: Mutex::new(HashMap::new()),
             webhooks,
@@ -200,12 +203,20 @@ impl AppState {
         self.users.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Takes a connection slot, or `None` when the app is at its limit.
+    /// Takes a connection slot, or `None` when the app is at its limit
+    /// (on a cluster: counting the other nodes' connections as of their
+    /// last heartbeat).
     pub fn try_connect(&self) -> Option<ConnectionSlot> {
         let max = self.config.limits.max_connections;
+        let elsewhere = self.connections_elsewhere.load(Ordering::Relaxed);
         let prev = self.connections.fetch_add(1, Ordering::Relaxed);
         let slot = ConnectionSlot(self.connections.clone());
-        (prev < max).then_some(slot)
+        (prev.saturating_add(elsewhere) < max).then_some(slot)
+    }
+
+    /// Records how many connections the app has on the cluster's other nodes.
+    pub(crate) fn set_connections_elsewhere(&self, count: u64) {
+        self.connections_elsewhere.store(count, Ordering::Relaxed);
     }
 
     /// Open connections.

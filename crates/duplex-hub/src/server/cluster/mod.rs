@@ -86,6 +86,7 @@ pub struct Cluster {
     unsubscribe: Script,
     set_ledger: Script,
     heartbeat: Script,
+    connections: Script,
     /// When to re-read the member lists shown here (after a rebuild or a
     /// bus reconnect).
     member_resync_at: Mutex<Option<tokio::time::Instant>>,
@@ -143,6 +144,7 @@ impl Cluster {
             unsubscribe: Script::new(scripts::UNSUBSCRIBE),
             set_ledger: Script::new(scripts::SET_LEDGER),
             heartbeat: Script::new(scripts::HEARTBEAT),
+            connections: Script::new(scripts::CONNECTIONS),
             member_resync_at: Mutex::new(None),
             stats: ClusterStats::default(),
             tasks: Mutex::new(Vec::new()),
@@ -569,9 +571,16 @@ impl Cluster {
     pub async fn leave(&self, hub: &super::Hub) {
         self.set_ledger(hub, Vec::new()).await;
         let mut conn = self.conn();
-        let mut cmd = redis::cmd("ZREM");
-        cmd.arg(self.keys.nodes()).arg(&self.node);
-        self.call("goodbye", cmd.query_async::<()>(&mut conn)).await;
+        let mut pipe = redis::pipe();
+        pipe.cmd("ZREM")
+            .arg(self.keys.nodes())
+            .arg(&self.node)
+            .ignore();
+        pipe.cmd("DEL")
+            .arg(format!("{}:node:{}:conns", self.keys.prefix(), self.node))
+            .ignore();
+        self.call("goodbye", pipe.query_async::<()>(&mut conn))
+            .await;
         for task in self
             .tasks
             .lock()

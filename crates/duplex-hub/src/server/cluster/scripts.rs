@@ -13,6 +13,7 @@
 //! | `P:app:A:cache:C` | string, 30 min TTL | cache channel's last event |
 //! | `P:node:N:subs` | hash | `A\nC` → node N's subscriptions |
 //! | `P:node:N:pres` | hash | `A\nC\nuser` → node N's sockets of the user |
+//! | `P:node:N:conns` | hash, expires | app → node N's connections (for app quotas) |
 //!
 //! The cluster-wide hashes are sums of the nodes' ledgers (`P:node:N:*`).
 //! Every change goes through a script that updates a ledger and the sums
@@ -95,6 +96,31 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local known = redis.call('ZSCORE', KEYS[1], ARGV[1])
 redis.call('ZADD', KEYS[1], now, ARGV[1])
 if known then return 1 else return 0 end
+";
+
+/// Records this node's connections per app (expiring with the node
+/// timeout) and returns, for each app in the same order, the connections of
+/// the other registered nodes.
+///
+/// KEYS: nodes. ARGV: prefix, node, ttl ms, then app id / count pairs.
+pub(crate) const CONNECTIONS: &str = r"
+local P, node = ARGV[1], ARGV[2]
+local own = P .. ':node:' .. node .. ':conns'
+redis.call('DEL', own)
+for i = 4, #ARGV, 2 do redis.call('HSET', own, ARGV[i], ARGV[i + 1]) end
+redis.call('PEXPIRE', own, ARGV[3])
+local nodes = redis.call('ZRANGE', KEYS[1], 0, -1)
+local totals = {}
+for i = 4, #ARGV, 2 do
+  local sum = 0
+  for _, other in ipairs(nodes) do
+    if other ~= node then
+      sum = sum + tonumber(redis.call('HGET', P .. ':node:' .. other .. ':conns', ARGV[i]) or '0')
+    end
+  end
+  table.insert(totals, sum)
+end
+return totals
 ";
 
 /// A socket joins a channel.

@@ -122,6 +122,7 @@ impl Cluster {
             return;
         }
         self.reap(hub).await;
+        self.share_connection_counts(hub).await;
         let due = {
             let mut at = self
                 .member_resync_at
@@ -198,6 +199,35 @@ impl Cluster {
                 "removed a node that stopped heartbeating"
             );
             self.announce(hub, transitions).await;
+        }
+    }
+
+    /// Publishes this node's connections per app and learns the other
+    /// nodes', so that app connection quotas hold cluster-wide (as of the
+    /// last heartbeat). While Redis is down the last known counts stay.
+    async fn share_connection_counts(&self, hub: &Hub) {
+        let apps: Vec<_> = hub.apps().collect();
+        let mut invocation = self.connections.prepare_invoke();
+        invocation
+            .key(self.keys.nodes())
+            .arg(self.keys.prefix())
+            .arg(&self.node)
+            .arg(self.config.node_timeout_ms);
+        for app in &apps {
+            invocation.arg(&app.config.id).arg(app.connection_count());
+        }
+        let mut conn = self.conn();
+        let Some(elsewhere) = self
+            .call(
+                "connection counts",
+                invocation.invoke_async::<Vec<u64>>(&mut conn),
+            )
+            .await
+        else {
+            return;
+        };
+        for (app, count) in apps.iter().zip(elsewhere) {
+            app.set_connections_elsewhere(count);
         }
     }
 
