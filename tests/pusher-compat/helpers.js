@@ -10,7 +10,7 @@
 // connect to node B; the `pusher` server SDK (publishing, channel queries,
 // terminate_connections, raw HTTP API requests) talks to node A. Both nodes
 // send their webhooks to the same receiver. PUSHER_COMPAT_CLIENT_NODES=alternate
-// (exploring) spreads the pusher-js clients over both nodes: B, A, B, …
+// (run.sh's third pass) spreads the pusher-js clients over both nodes: B, A, B, …
 
 const { spawn } = require('node:child_process');
 const fs = require('node:fs');

@@ -464,9 +464,7 @@ async fn an_app_connection_quota_holds_across_the_cluster() {
     let b = Node::start_with(&redis, None, "max_connections = 2");
     let (_one, _) = a.connect().await;
     let (_two, _) = b.connect().await;
-    // Within a heartbeat each node knows of the other's connection (wait
-    // several, for a loaded machine); a third anywhere is over the quota.
-    tokio::time::sleep(Duration::from_millis(NODE_TIMEOUT_MS)).await;
+    // Counted in Redis at each handshake: a third anywhere is over the quota.
     for node in [&a, &b] {
         let url = format!("ws://{}/app/{KEY}?protocol=7", node.addr);
         let (mut ws, _) = duplex::connect(&url).await.expect("connect");

@@ -17,7 +17,7 @@ use crate::auth::{PresenceMember, SocketId};
 use crate::channel::ChannelKind;
 use crate::protocol::Frame;
 
-use super::app_state::{AppState, ChannelStats, SubscribeError};
+use super::app_state::{AppState, ChannelStats, ConnectionSlot, SubscribeError};
 use super::cluster::{Cluster, Unavailable};
 use super::conn::ConnHandle;
 
@@ -33,6 +33,23 @@ pub enum Adapter {
 }
 
 impl Adapter {
+    /// Admits a connection to `app` against its connection quota (on a
+    /// cluster, counted over every node); `None` when over it.
+    pub async fn connect(&self, app: &AppState) -> Option<ConnectionSlot> {
+        match self {
+            Adapter::Memory => app.try_connect(),
+            Adapter::Redis(cluster) => cluster.connect(app).await,
+        }
+    }
+
+    /// Releases a connection admitted by [`connect`](Self::connect).
+    pub async fn disconnect(&self, app: &AppState, slot: ConnectionSlot) {
+        match self {
+            Adapter::Memory => drop(slot),
+            Adapter::Redis(cluster) => cluster.disconnect(app, slot).await,
+        }
+    }
+
     /// Subscribes `conn` to `channel` and queues `subscription_succeeded`
     /// (and the member list, the cached event, `member_added` for the
     /// others) in order.

@@ -19,7 +19,7 @@ mod session;
 mod webhook;
 
 pub use adapter::Adapter;
-pub use app_state::{AppState, ChannelStats};
+pub use app_state::{AppState, ChannelStats, ConnectionSlot};
 pub use cluster::{Cluster, ClusterStats, Unavailable};
 pub use config::{AdapterKind, ConfigError, RedisConfig, ServerConfig};
 pub use hub::Hub;

@@ -22,7 +22,7 @@ use crate::auth::{self, PresenceMember, SocketId, UserData};
 use crate::channel::{self, ChannelKind};
 use crate::protocol::{ClientMessage, ErrorCode, Frame, ServerMessage};
 
-use super::app_state::{AppState, SubscribeError};
+use super::app_state::{AppState, ConnectionSlot, SubscribeError};
 use super::conn::{CloseOrder, Closer, ConnHandle, Outbound};
 use super::hub::Hub;
 use super::webhook::WebhookEventData;
@@ -100,7 +100,7 @@ where
         )
         .await;
     };
-    let Some(_app_slot) = app.try_connect() else {
+    let Some(app_slot) = hub.adapter.connect(&app).await else {
         let code = ErrorCode::OverConnectionQuota.code();
         return refuse_connection(&hub, ws, code, "Application is over connection quota").await;
     };
@@ -123,6 +123,7 @@ where
         handle,
         socket_id,
         channels: HashSet::new(),
+        app_slot: Some(app_slot),
         user: None,
         last_seen: Instant::now(),
         ping_sent: None,
@@ -163,6 +164,8 @@ struct Session<S> {
     socket_id: SocketId,
     /// Channels this connection is subscribed to.
     channels: HashSet<String>,
+    /// The connection's place in the app's quota, released at the end.
+    app_slot: Option<ConnectionSlot>,
     /// The signed-in user, after `pusher:signin`.
     user: Option<UserData>,
     /// When the client last sent anything.
@@ -350,6 +353,9 @@ where
         }
         if let Some(user) = &self.user {
             self.app.remove_user_connection(&user.id, &self.socket_id);
+        }
+        if let Some(slot) = self.app_slot.take() {
+            self.hub.adapter.disconnect(&self.app, slot).await;
         }
     }
 

@@ -43,8 +43,6 @@ pub struct AppState {
     pub config: AppConfig,
     /// Open connections, against `limits.max_connections`.
     connections: Arc<AtomicU64>,
-    /// The app's connections on the cluster's other nodes (0 on one node).
-    connections_elsewhere: AtomicU64,
     /// Channels and cached events.
     channels: Mutex<Channels>,
     /// Signed-in users' connections, for `terminate_connections`.
@@ -187,7 +185,6 @@ impl AppState {
             held_frames_limit,
             config,
             connections: Arc::new(AtomicU64::new(0)),
-            connections_elsewhere: AtomicU64::new(0),
             channels: Mutex::new(Channels::default()),
             users: Mutex::new(HashMap::new()),
             webhooks,
@@ -203,20 +200,14 @@ impl AppState {
         self.users.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Takes a connection slot, or `None` when the app is at its limit
-    /// (on a cluster: counting the other nodes' connections as of their
-    /// last heartbeat).
+    /// Takes a connection slot on this node, or `None` when the app is at
+    /// its limit here. (On a cluster, the adapter also checks the limit
+    /// cluster-wide.)
     pub fn try_connect(&self) -> Option<ConnectionSlot> {
         let max = self.config.limits.max_connections;
-        let elsewhere = self.connections_elsewhere.load(Ordering::Relaxed);
         let prev = self.connections.fetch_add(1, Ordering::Relaxed);
         let slot = ConnectionSlot(self.connections.clone());
-        (prev.saturating_add(elsewhere) < max).then_some(slot)
-    }
-
-    /// Records how many connections the app has on the cluster's other nodes.
-    pub(crate) fn set_connections_elsewhere(&self, count: u64) {
-        self.connections_elsewhere.store(count, Ordering::Relaxed);
+        (prev < max).then_some(slot)
     }
 
     /// Open connections.

@@ -34,7 +34,8 @@ use crate::presence::{Members, PresenceError};
 use crate::protocol::Frame;
 
 use super::app_state::{
-    AppState, ChannelStats, JoinOutcome, LocalJoin, MemberChange, SubscribeError, CACHE_TTL,
+    AppState, ChannelStats, ConnectionSlot, JoinOutcome, LocalJoin, MemberChange, SubscribeError,
+    CACHE_TTL,
 };
 use super::config::RedisConfig;
 use super::conn::ConnHandle;
@@ -86,7 +87,8 @@ pub struct Cluster {
     unsubscribe: Script,
     set_ledger: Script,
     heartbeat: Script,
-    connections: Script,
+    connect: Script,
+    disconnect: Script,
     /// When to re-read the member lists shown here (after a rebuild or a
     /// bus reconnect).
     member_resync_at: Mutex<Option<tokio::time::Instant>>,
@@ -144,7 +146,8 @@ impl Cluster {
             unsubscribe: Script::new(scripts::UNSUBSCRIBE),
             set_ledger: Script::new(scripts::SET_LEDGER),
             heartbeat: Script::new(scripts::HEARTBEAT),
-            connections: Script::new(scripts::CONNECTIONS),
+            connect: Script::new(scripts::CONNECT),
+            disconnect: Script::new(scripts::DISCONNECT),
             member_resync_at: Mutex::new(None),
             stats: ClusterStats::default(),
             tasks: Mutex::new(Vec::new()),
@@ -286,6 +289,42 @@ impl Cluster {
             .arg(message.encode())
             .ignore();
         self.send_bus(pipe).await;
+    }
+
+    /// Admits a connection to `app` against its quota cluster-wide (this
+    /// node's slot first, then the cluster's count). While Redis is
+    /// unreachable, this node's count alone decides.
+    pub async fn connect(&self, app: &AppState) -> Option<ConnectionSlot> {
+        let slot = app.try_connect()?;
+        let _shared = self.ledger.read().await;
+        let mut invocation = self.connect.prepare_invoke();
+        invocation
+            .key(self.keys.connections())
+            .key(self.keys.node_connections(&self.node))
+            .arg(&app.config.id)
+            .arg(app.config.limits.max_connections);
+        let mut conn = self.conn();
+        match self
+            .call("connect", invocation.invoke_async::<i64>(&mut conn))
+            .await
+        {
+            Some(0) => None,
+            _ => Some(slot),
+        }
+    }
+
+    /// Releases a connection admitted by [`connect`](Self::connect).
+    pub async fn disconnect(&self, app: &AppState, slot: ConnectionSlot) {
+        let _shared = self.ledger.read().await;
+        let mut invocation = self.disconnect.prepare_invoke();
+        invocation
+            .key(self.keys.connections())
+            .key(self.keys.node_connections(&self.node))
+            .arg(&app.config.id);
+        let mut conn = self.conn();
+        self.call("disconnect", invocation.invoke_async::<i64>(&mut conn))
+            .await;
+        drop(slot);
     }
 
     /// Subscribes `conn` to `channel` cluster-wide: see the module docs of

@@ -13,7 +13,8 @@
 //! | `P:app:A:cache:C` | string, 30 min TTL | cache channel's last event |
 //! | `P:node:N:subs` | hash | `A\nC` → node N's subscriptions |
 //! | `P:node:N:pres` | hash | `A\nC\nuser` → node N's sockets of the user |
-//! | `P:node:N:conns` | hash, expires | app → node N's connections (for app quotas) |
+//! | `P:conns` | hash | app → connections, cluster-wide (for app quotas) |
+//! | `P:node:N:conns` | hash | app → node N's connections |
 //!
 //! The cluster-wide hashes are sums of the nodes' ledgers (`P:node:N:*`).
 //! Every change goes through a script that updates a ledger and the sums
@@ -76,6 +77,14 @@ impl Keys {
     pub fn node_pres(&self, node: &str) -> String {
         format!("{}:node:{node}:pres", self.prefix)
     }
+
+    pub fn connections(&self) -> String {
+        format!("{}:conns", self.prefix)
+    }
+
+    pub fn node_connections(&self, node: &str) -> String {
+        format!("{}:node:{node}:conns", self.prefix)
+    }
 }
 
 /// A node ledger's field for a channel.
@@ -98,29 +107,25 @@ redis.call('ZADD', KEYS[1], now, ARGV[1])
 if known then return 1 else return 0 end
 ";
 
-/// Records this node's connections per app (expiring with the node
-/// timeout) and returns, for each app in the same order, the connections of
-/// the other registered nodes.
+/// A connection to an app, against the app's quota cluster-wide.
 ///
-/// KEYS: nodes. ARGV: prefix, node, ttl ms, then app id / count pairs.
-pub(crate) const CONNECTIONS: &str = r"
-local P, node = ARGV[1], ARGV[2]
-local own = P .. ':node:' .. node .. ':conns'
-redis.call('DEL', own)
-for i = 4, #ARGV, 2 do redis.call('HSET', own, ARGV[i], ARGV[i + 1]) end
-redis.call('PEXPIRE', own, ARGV[3])
-local nodes = redis.call('ZRANGE', KEYS[1], 0, -1)
-local totals = {}
-for i = 4, #ARGV, 2 do
-  local sum = 0
-  for _, other in ipairs(nodes) do
-    if other ~= node then
-      sum = sum + tonumber(redis.call('HGET', P .. ':node:' .. other .. ':conns', ARGV[i]) or '0')
-    end
-  end
-  table.insert(totals, sum)
+/// KEYS: connections (app → total), node connections. ARGV: app, max.
+/// Returns 1 if admitted (and counted), 0 if the app is at its quota.
+pub(crate) const CONNECT: &str = r"
+local total = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '0')
+if total >= tonumber(ARGV[2]) then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], math.max(total, 0) + 1)
+redis.call('HINCRBY', KEYS[2], ARGV[1], 1)
+return 1
+";
+
+/// A connection to an app ended. KEYS and ARGV as [`CONNECT`].
+pub(crate) const DISCONNECT: &str = r"
+for _, key in ipairs(KEYS) do
+  local n = tonumber(redis.call('HGET', key, ARGV[1]) or '0')
+  if n <= 1 then redis.call('HDEL', key, ARGV[1]) else redis.call('HSET', key, ARGV[1], n - 1) end
 end
-return totals
+return 1
 ";
 
 /// A socket joins a channel.
@@ -208,11 +213,15 @@ else
 end
 local subs_key = P .. ':node:' .. node .. ':subs'
 local pres_key = P .. ':node:' .. node .. ':pres'
-local want_c, want_p, infos = {}, {}, {}
+local conns_key = P .. ':node:' .. node .. ':conns'
+local want_c, want_p, want_n, infos = {}, {}, {}, {}
 local i = 4
 while i <= #ARGV do
   if ARGV[i] == 'c' then
     want_c[ARGV[i + 1]] = tonumber(ARGV[i + 2])
+    i = i + 3
+  elseif ARGV[i] == 'n' then
+    want_n[ARGV[i + 1]] = tonumber(ARGV[i + 2])
     i = i + 3
   else
     want_p[ARGV[i + 1]] = tonumber(ARGV[i + 2])
@@ -276,7 +285,13 @@ each_delta(ledger(pres_key), want_p, function(field, d)
     event('r', p[1], p[2], p[3])
   end
 end)
-redis.call('DEL', subs_key, pres_key)
+each_delta(ledger(conns_key), want_n, function(field, d)
+  adjust(P .. ':conns', field, d)
+end)
+redis.call('DEL', subs_key, pres_key, conns_key)
+for field, n in pairs(want_n) do
+  if n > 0 then redis.call('HSET', conns_key, field, n) end
+end
 for field, n in pairs(want_c) do
   if n > 0 then redis.call('HSET', subs_key, field, n) end
 end

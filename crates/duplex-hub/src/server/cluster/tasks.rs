@@ -122,7 +122,6 @@ impl Cluster {
             return;
         }
         self.reap(hub).await;
-        self.share_connection_counts(hub).await;
         let due = {
             let mut at = self
                 .member_resync_at
@@ -144,6 +143,9 @@ impl Cluster {
         let mut records = Vec::new();
         for app in hub.apps() {
             let id = &app.config.id;
+            records.push("n".to_string());
+            records.push(id.clone());
+            records.push(app.connection_count().to_string());
             for c in app.contributions() {
                 records.push("c".to_string());
                 records.push(scripts::channel_field(id, &c.channel));
@@ -199,35 +201,6 @@ impl Cluster {
                 "removed a node that stopped heartbeating"
             );
             self.announce(hub, transitions).await;
-        }
-    }
-
-    /// Publishes this node's connections per app and learns the other
-    /// nodes', so that app connection quotas hold cluster-wide (as of the
-    /// last heartbeat). While Redis is down the last known counts stay.
-    async fn share_connection_counts(&self, hub: &Hub) {
-        let apps: Vec<_> = hub.apps().collect();
-        let mut invocation = self.connections.prepare_invoke();
-        invocation
-            .key(self.keys.nodes())
-            .arg(self.keys.prefix())
-            .arg(&self.node)
-            .arg(self.config.node_timeout_ms);
-        for app in &apps {
-            invocation.arg(&app.config.id).arg(app.connection_count());
-        }
-        let mut conn = self.conn();
-        let Some(elsewhere) = self
-            .call(
-                "connection counts",
-                invocation.invoke_async::<Vec<u64>>(&mut conn),
-            )
-            .await
-        else {
-            return;
-        };
-        for (app, count) in apps.iter().zip(elsewhere) {
-            app.set_connections_elsewhere(count);
         }
     }
 
