@@ -11,7 +11,8 @@
 #
 # Settings (environment): REPEATS (3), DURATION (5 s), WARMUP (1 s),
 # SUBSCRIBERS (1000), RATE (100 events/s asked), SETUPS ("memory:1 redis:1
-# redis:2 redis:3"), SERVER_CPU (0), CLIENT_CPU (1), NO_BUILD (1: skip the build).
+# redis:2 redis:3"), SERVER_CPU (0), CLIENT_CPU (1), NO_BUILD (1: skip the build),
+# DUPLEX_BIN (the duplex binary; default target/release/duplex).
 # Raw results go to target/bench-results/cluster-<time>/.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -41,7 +42,7 @@ echo "results: $out"
 if [ -z "${NO_BUILD:-}" ]; then
   cargo build --release -p duplex-cli
 fi
-duplex=$root/target/release/duplex
+duplex=${DUPLEX_BIN:-$root/target/release/duplex}
 ulimit -n "$(ulimit -Hn)"
 
 free_port() {

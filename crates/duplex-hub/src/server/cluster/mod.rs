@@ -27,6 +27,7 @@ use std::time::Duration;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{RedisResult, Script, Value};
+use tokio::sync::mpsc;
 
 use crate::auth::{PresenceMember, SocketId};
 use crate::channel::ChannelKind;
@@ -43,6 +44,19 @@ use crate::app::WebhookEvent;
 
 use bus::{BusBody, BusMessage};
 use scripts::{Keys, Subscribed, Transition};
+
+/// Bus messages a node queues for Redis at most (about 64 MiB of 1 KiB
+/// events); beyond, events are not sent to the other nodes (and counted).
+const OUTBOX_MESSAGES: usize = 65_536;
+
+/// A queued bus message.
+#[derive(Debug)]
+struct Outgoing {
+    /// The encoded [`BusMessage`].
+    message: Vec<u8>,
+    /// For cache channels: the key and the frame to remember.
+    cache: Option<(String, String)>,
+}
 
 /// Redis is unreachable (or answered nonsense): the cluster-wide answer is
 /// unknown.
@@ -89,6 +103,12 @@ pub struct Cluster {
     heartbeat: Script,
     connect: Script,
     disconnect: Script,
+    /// Bus messages waiting for the sender task.
+    outbox: mpsc::Sender<Outgoing>,
+    /// Its receiving end, until the task starts.
+    outbox_rx: Mutex<Option<mpsc::Receiver<Outgoing>>>,
+    /// Whether the outbox overflowed (logged once per episode).
+    outbox_full: AtomicBool,
     /// When to re-read the member lists shown here (after a rebuild or a
     /// bus reconnect).
     member_resync_at: Mutex<Option<tokio::time::Instant>>,
@@ -133,7 +153,11 @@ impl Cluster {
             .set_max_delay(Duration::from_millis(config.heartbeat_interval_ms));
         let conn = ConnectionManager::new_lazy_with_config(client.clone(), manager_config)?;
         let node = format!("{:016x}", rand::random::<u64>());
+        let (outbox, outbox_rx) = mpsc::channel(OUTBOX_MESSAGES);
         Ok(Cluster {
+            outbox,
+            outbox_rx: Mutex::new(Some(outbox_rx)),
+            outbox_full: AtomicBool::new(false),
             node,
             keys: Keys::new(&config.prefix),
             config: config.clone(),
@@ -243,52 +267,69 @@ impl Cluster {
                 frame: frame.as_str().to_string(),
             },
         };
-        let mut pipe = redis::pipe();
-        if ChannelKind::of(channel).is_cache() {
-            pipe.cmd("SET")
-                .arg(self.keys.cache(&app.config.id, channel))
-                .arg(frame.as_str())
-                .arg("PX")
-                .arg(CACHE_TTL.as_millis() as u64)
-                .ignore();
-        }
-        pipe.cmd("PUBLISH")
-            .arg(self.keys.bus())
-            .arg(message.encode())
-            .ignore();
-        self.send_bus(pipe).await;
+        let cache = ChannelKind::of(channel)
+            .is_cache()
+            .then(|| (self.keys.cache(&app.config.id, channel), frame.as_str().to_string()));
+        self.enqueue(Outgoing {
+            message: message.encode(),
+            cache,
+        });
         delivered
     }
 
-    async fn send_bus(&self, pipe: redis::Pipeline) {
+    /// Queues a bus message for the sender task (which pipelines what
+    /// accumulates): publishing never waits for Redis. When the queue is
+    /// full or Redis is down the message is dropped and counted.
+    fn enqueue(&self, outgoing: Outgoing) {
         if !self.is_up() {
             self.stats.bus_skipped.fetch_add(1, Ordering::Relaxed);
             return;
         }
-        let mut conn = self.conn();
-        if self
-            .call("publish", pipe.query_async::<()>(&mut conn))
-            .await
-            .is_some()
-        {
-            self.stats.bus_out.fetch_add(1, Ordering::Relaxed);
-        } else {
+        if self.outbox.try_send(outgoing).is_err() {
             self.stats.bus_skipped.fetch_add(1, Ordering::Relaxed);
+            if !self.outbox_full.swap(true, Ordering::Relaxed) {
+                tracing::warn!(node = %self.node, "bus queue full: events are not reaching the other nodes (is Redis slow?)");
+            }
+        } else {
+            self.outbox_full.store(false, Ordering::Relaxed);
         }
     }
 
-    async fn broadcast(&self, app: &str, body: BusBody) {
+    fn broadcast(&self, app: &str, body: BusBody) {
         let message = BusMessage {
             node: self.node.clone(),
             app: app.to_string(),
             body,
         };
+        self.enqueue(Outgoing {
+            message: message.encode(),
+            cache: None,
+        });
+    }
+
+    /// Sends queued bus messages, many per round trip.
+    async fn send_outgoing(&self, batch: &[Outgoing]) {
         let mut pipe = redis::pipe();
-        pipe.cmd("PUBLISH")
-            .arg(self.keys.bus())
-            .arg(message.encode())
-            .ignore();
-        self.send_bus(pipe).await;
+        for item in batch {
+            if let Some((key, frame)) = &item.cache {
+                pipe.cmd("SET")
+                    .arg(key)
+                    .arg(frame)
+                    .arg("PX")
+                    .arg(CACHE_TTL.as_millis() as u64)
+                    .ignore();
+            }
+            pipe.cmd("PUBLISH")
+                .arg(self.keys.bus())
+                .arg(&item.message)
+                .ignore();
+        }
+        let mut conn = self.conn();
+        let counter = match self.call("publish", pipe.query_async::<()>(&mut conn)).await {
+            Some(()) => &self.stats.bus_out,
+            None => &self.stats.bus_skipped,
+        };
+        counter.fetch_add(batch.len() as u64, Ordering::Relaxed);
     }
 
     /// Admits a connection to `app` against its quota cluster-wide (this
@@ -420,7 +461,7 @@ impl Cluster {
                 user,
                 info,
             };
-            self.broadcast(app_id, body).await;
+            self.broadcast(app_id, body);
         }
         Ok(())
     }
@@ -465,7 +506,7 @@ impl Cluster {
                 channel: channel.to_string(),
                 user,
             };
-            self.broadcast(app_id, body).await;
+            self.broadcast(app_id, body);
         }
         if vacated {
             app.webhook_transition(channel, WebhookEvent::ChannelVacated, None);
@@ -491,7 +532,7 @@ impl Cluster {
         let body = BusBody::Terminate {
             user: user_id.to_string(),
         };
-        self.broadcast(&app.config.id, body).await;
+        self.broadcast(&app.config.id, body);
         closed
     }
 
@@ -609,6 +650,11 @@ impl Cluster {
     /// and unregisters it. Called after the connections are gone.
     pub async fn leave(&self, hub: &super::Hub) {
         self.set_ledger(hub, Vec::new()).await;
+        // Let the sender task deliver what is queued (member_removed above).
+        let deadline = tokio::time::Instant::now() + self.command_timeout();
+        while self.outbox.capacity() < OUTBOX_MESSAGES && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
         let mut conn = self.conn();
         let mut pipe = redis::pipe();
         pipe.cmd("ZREM")
@@ -685,7 +731,7 @@ impl Cluster {
                         user,
                         info,
                     };
-                    self.broadcast(&app_id, body).await;
+                    self.broadcast(&app_id, body);
                 }
                 Transition::MemberRemoved {
                     app: app_id,
@@ -696,8 +742,7 @@ impl Cluster {
                         app.apply_member_change(&channel, MemberChange::Removed(user.clone()));
                         app.webhook_transition(&channel, WebhookEvent::MemberRemoved, Some(&user));
                     }
-                    self.broadcast(&app_id, BusBody::MemberRemoved { channel, user })
-                        .await;
+                    self.broadcast(&app_id, BusBody::MemberRemoved { channel, user });
                 }
             }
         }

@@ -29,10 +29,18 @@ impl Cluster {
             prefix = %self.keys.prefix(),
             "cluster node started (Redis adapter)"
         );
-        let tasks = [
+        let outbox = self
+            .outbox_rx
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        let mut tasks = vec![
             tokio::spawn(listen(Arc::downgrade(self), Arc::downgrade(hub))),
             tokio::spawn(heartbeat(Arc::downgrade(self), Arc::downgrade(hub))),
         ];
+        if let Some(outbox) = outbox {
+            tasks.push(tokio::spawn(send(Arc::downgrade(self), outbox)));
+        }
         self.tasks
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -267,6 +275,20 @@ async fn listen(cluster: Weak<Cluster>, hub: Weak<Hub>) {
         }
         tokio::time::sleep(backoff).await;
         backoff = (backoff * 2).min(MAX_BACKOFF);
+    }
+}
+
+/// Bus messages sent in one pipeline at most.
+const SEND_BATCH: usize = 256;
+
+async fn send(cluster: Weak<Cluster>, mut outbox: tokio::sync::mpsc::Receiver<super::Outgoing>) {
+    let mut batch = Vec::with_capacity(SEND_BATCH);
+    while outbox.recv_many(&mut batch, SEND_BATCH).await > 0 {
+        let Some(node) = cluster.upgrade() else {
+            return;
+        };
+        node.send_outgoing(&batch).await;
+        batch.clear();
     }
 }
 
