@@ -54,8 +54,6 @@ const OUTBOX_MESSAGES: usize = 65_536;
 struct Outgoing {
     /// The encoded [`BusMessage`].
     message: Vec<u8>,
-    /// For cache channels: the key and the frame to remember.
-    cache: Option<(String, String)>,
 }
 
 /// Redis is unreachable (or answered nonsense): the cluster-wide answer is
@@ -267,12 +265,19 @@ impl Cluster {
                 frame: frame.as_str().to_string(),
             },
         };
-        let cache = ChannelKind::of(channel)
-            .is_cache()
-            .then(|| (self.keys.cache(&app.config.id, channel), frame.as_str().to_string()));
+        if ChannelKind::of(channel).is_cache() {
+            // Stored before the publish returns, so that a subscriber on any
+            // node gets it from then on (read-your-writes for the caller).
+            let mut set = redis::cmd("SET");
+            set.arg(self.keys.cache(&app.config.id, channel))
+                .arg(frame.as_str())
+                .arg("PX")
+                .arg(CACHE_TTL.as_millis() as u64);
+            let mut conn = self.conn();
+            self.call("cache", set.query_async::<()>(&mut conn)).await;
+        }
         self.enqueue(Outgoing {
             message: message.encode(),
-            cache,
         });
         delivered
     }
@@ -303,7 +308,6 @@ impl Cluster {
         };
         self.enqueue(Outgoing {
             message: message.encode(),
-            cache: None,
         });
     }
 
@@ -311,21 +315,16 @@ impl Cluster {
     async fn send_outgoing(&self, batch: &[Outgoing]) {
         let mut pipe = redis::pipe();
         for item in batch {
-            if let Some((key, frame)) = &item.cache {
-                pipe.cmd("SET")
-                    .arg(key)
-                    .arg(frame)
-                    .arg("PX")
-                    .arg(CACHE_TTL.as_millis() as u64)
-                    .ignore();
-            }
             pipe.cmd("PUBLISH")
                 .arg(self.keys.bus())
                 .arg(&item.message)
                 .ignore();
         }
         let mut conn = self.conn();
-        let counter = match self.call("publish", pipe.query_async::<()>(&mut conn)).await {
+        let counter = match self
+            .call("publish", pipe.query_async::<()>(&mut conn))
+            .await
+        {
             Some(()) => &self.stats.bus_out,
             None => &self.stats.bus_skipped,
         };
