@@ -199,11 +199,7 @@ impl AppState {
             }
             for change in changes {
                 let frame = member_frame(channel, &change);
-                for (id, other) in &mut entry.subscribers {
-                    if *id != conn.socket_id && other.pending.is_none() {
-                        other.deliver(&frame, limit);
-                    }
-                }
+                tell_confirmed(entry, &frame, Some(&conn.socket_id), limit);
             }
         }
         conn.send(succeeded_frame(channel, entry));
@@ -254,13 +250,7 @@ impl AppState {
         };
         let frame = member_frame(channel, &change);
         if mirror.apply(change) {
-            for subscriber in entry.subscribers.values_mut() {
-                // A pending subscriber gets the list in its
-                // subscription_succeeded instead.
-                if subscriber.pending.is_none() {
-                    subscriber.deliver(&frame, limit);
-                }
-            }
+            tell_confirmed(entry, &frame, None, limit);
         }
     }
 
@@ -307,11 +297,7 @@ impl AppState {
         });
         for change in changes {
             let frame = member_frame(channel, &change);
-            for subscriber in entry.subscribers.values_mut() {
-                if subscriber.pending.is_none() {
-                    subscriber.deliver(&frame, limit);
-                }
-            }
+            tell_confirmed(entry, &frame, None, limit);
         }
     }
 
@@ -356,6 +342,17 @@ fn presence_users(presence: &PresenceChannel) -> Vec<(String, usize, String)> {
             (user.to_string(), count, info)
         })
         .collect()
+}
+
+/// Queues a member event to the channel's confirmed subscribers (but
+/// `except`). A subscriber still waiting for its `subscription_succeeded`
+/// gets the member list in it instead.
+fn tell_confirmed(entry: &mut Channel, frame: &Frame, except: Option<&SocketId>, limit: usize) {
+    for (id, subscriber) in &mut entry.subscribers {
+        if subscriber.pending.is_none() && Some(id) != except {
+            subscriber.deliver(frame, limit);
+        }
+    }
 }
 
 fn succeeded_frame(channel: &str, entry: &Channel) -> Frame {

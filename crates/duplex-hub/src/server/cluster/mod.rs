@@ -127,14 +127,7 @@ impl std::fmt::Debug for Cluster {
 
 impl Drop for Cluster {
     fn drop(&mut self) {
-        for task in self
-            .tasks
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .drain(..)
-        {
-            task.abort();
-        }
+        self.stop_tasks();
     }
 }
 
@@ -655,22 +648,15 @@ impl Cluster {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
         let mut conn = self.conn();
-        let mut pipe = redis::pipe();
-        pipe.cmd("ZREM")
-            .arg(self.keys.nodes())
-            .arg(&self.node)
-            .ignore();
-        pipe.cmd("DEL")
-            .arg(format!("{}:node:{}:conns", self.keys.prefix(), self.node))
-            .ignore();
-        self.call("goodbye", pipe.query_async::<()>(&mut conn))
-            .await;
-        for task in self
-            .tasks
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .drain(..)
-        {
+        let mut cmd = redis::cmd("ZREM");
+        cmd.arg(self.keys.nodes()).arg(&self.node);
+        self.call("goodbye", cmd.query_async::<()>(&mut conn)).await;
+        self.stop_tasks();
+    }
+
+    fn stop_tasks(&self) {
+        let mut tasks = self.tasks.lock().unwrap_or_else(|e| e.into_inner());
+        for task in tasks.drain(..) {
             task.abort();
         }
     }
