@@ -320,7 +320,7 @@ where
                 Ok(Some(message)) => {
                     if matches!(message, Message::Ping(_)) && self.conn.has_transmit() {
                         if let Poll::Ready(Err(e)) = self.poll_write_out(cx) {
-                            return Poll::Ready(Some(Err(e.into())));
+                            return Poll::Ready(Some(Err(self.transport_failed(e))));
                         }
                     }
                     return Poll::Ready(Some(Ok(message)));
@@ -347,22 +347,31 @@ where
                 self.finished = true;
                 return Poll::Ready(None);
             }
+            // What the application fed goes out here, once the messages
+            // already received are used up and before waiting for more
+            // (see `feed`). A write that would block does not stop reading.
             if self.conn.has_transmit() {
                 if let Poll::Ready(Err(e)) = self.poll_write_out(cx) {
-                    return Poll::Ready(Some(Err(e.into())));
+                    return Poll::Ready(Some(Err(self.transport_failed(e))));
                 }
             }
             match ready!(self.poll_read_more(cx)) {
                 Ok(0) => self.conn.recv_eof(),
                 Ok(_) => {}
-                Err(e) => {
-                    self.conn.recv_eof();
-                    let _ = self.conn.poll_message();
-                    self.finished = true;
-                    return Poll::Ready(Some(Err(e.into())));
-                }
+                Err(e) => return Poll::Ready(Some(Err(self.transport_failed(e)))),
             }
         }
+    }
+
+    /// The transport failed (a read or a write gave an error): the stream
+    /// reports the error once and then ends. A transport that failed keeps
+    /// failing (a reset socket gives `EPIPE` on every write), so retrying
+    /// on the next poll would only spin.
+    fn transport_failed(&mut self, e: io::Error) -> Error {
+        self.conn.recv_eof();
+        let _ = self.conn.poll_message();
+        self.finished = true;
+        e.into()
     }
 }
 
