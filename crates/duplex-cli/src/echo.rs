@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
-use duplex::{Acceptor, Config, DeflateConfig, Message};
-use futures_util::{FutureExt, StreamExt};
+use duplex::{Acceptor, Config, DeflateConfig};
+use futures_util::StreamExt;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 
@@ -25,7 +25,8 @@ pub struct EchoArgs {
     /// Largest frame accepted, in bytes.
     #[arg(long, default_value_t = 16 << 20)]
     max_frame_size: usize,
-    /// Worker threads (default: one per core).
+    /// Worker threads (default: one per core available). With one, the
+    /// server runs on a single-threaded runtime.
     #[arg(long)]
     threads: Option<usize>,
     /// PEM certificate chain: serve wss:// (needs --tls-key).
@@ -38,11 +39,25 @@ pub struct EchoArgs {
 
 /// Runs the echo server until interrupted.
 pub fn run(args: EchoArgs) -> Result<()> {
-    let mut runtime = tokio::runtime::Builder::new_multi_thread();
-    if let Some(threads) = args.threads {
-        runtime.worker_threads(threads.max(1));
-    }
-    runtime.enable_all().build()?.block_on(serve(args))
+    let threads = args.threads.map_or_else(
+        || std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get),
+        |threads| threads.max(1),
+    );
+    let runtime = if threads == 1 {
+        // One thread (one core available, or `--threads 1`): the accept
+        // loop and every connection run on this thread, with none of the
+        // multi-thread scheduler's machinery (run-queue atomics, a worker
+        // thread besides the one in `block_on`).
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(threads)
+            .enable_all()
+            .build()?
+    };
+    runtime.block_on(serve(args))
 }
 
 async fn serve(args: EchoArgs) -> Result<()> {
@@ -114,6 +129,11 @@ where
 /// The echo loop, shared with the conformance client. After an error the
 /// stream is still polled until it ends, so the close frame that reports the
 /// error is written and the transport closed as the RFC asks.
+///
+/// Replies are only fed: the stream writes them once the messages already
+/// received are used up, before it waits for more (see
+/// [`WebSocket::feed`](duplex::WebSocket::feed)). Replies to a burst of
+/// messages go out in one write, and no flush or extra poll is needed.
 pub async fn echo_messages<S>(mut ws: duplex::WebSocket<S>) -> Result<(), duplex::Error>
 where
     S: AsyncRead + AsyncWrite + Unpin,
@@ -121,12 +141,12 @@ where
     let mut first_error = None;
     let deflate = ws.connection().deflate_params();
     while let Some(message) = ws.next().await {
-        queue_echo(&mut ws, message, &mut first_error).await;
-        // Drain what is already readable without waiting, then flush once.
-        while let Some(Some(message)) = ws.next().now_or_never() {
-            queue_echo(&mut ws, message, &mut first_error).await;
-        }
-        if let Err(e) = ws.flush().await {
+        let result = match message {
+            Ok(message) if message.is_data() => ws.feed(message).await,
+            Ok(_) => Ok(()),
+            Err(e) => Err(e),
+        };
+        if let Err(e) = result {
             first_error.get_or_insert(e);
         }
     }
@@ -140,21 +160,4 @@ where
         "connection ended"
     );
     first_error.map_or(Ok(()), Err)
-}
-
-async fn queue_echo<S>(
-    ws: &mut duplex::WebSocket<S>,
-    message: Result<Message, duplex::Error>,
-    first_error: &mut Option<duplex::Error>,
-) where
-    S: AsyncRead + AsyncWrite + Unpin,
-{
-    let result = match message {
-        Ok(message) if message.is_data() => ws.feed(message).await,
-        Ok(_) => Ok(()),
-        Err(e) => Err(e),
-    };
-    if let Err(e) = result {
-        first_error.get_or_insert(e);
-    }
 }

@@ -42,9 +42,10 @@ const ZERO_COPY_MIN: usize = 2048;
 ///   to read straight into the connection's buffer), [`recv_eof`](Connection::recv_eof);
 /// - out: [`poll_message`](Connection::poll_message) until it gives `Ok(None)`;
 /// - in: [`send`](Connection::send) for messages, pings and the close frame;
-/// - out: [`poll_transmit`](Connection::poll_transmit) or, for vectored
-///   writes, [`transmit_slices`](Connection::transmit_slices) and
-///   [`advance_transmit`](Connection::advance_transmit);
+/// - out: [`poll_transmit`](Connection::poll_transmit) or, to write from
+///   the connection's buffers, [`transmit_contiguous`](Connection::transmit_contiguous)
+///   (one chunk) or [`transmit_slices`](Connection::transmit_slices) (vectored),
+///   then [`advance_transmit`](Connection::advance_transmit);
 /// - status: [`wants_flush`](Connection::wants_flush),
 ///   [`should_close_transport`](Connection::should_close_transport),
 ///   [`close_status`](Connection::close_status).
@@ -638,6 +639,20 @@ impl Connection {
         Some(chunk)
     }
 
+    /// The queued bytes, when they are all in one chunk: a driver can write
+    /// them with a plain write instead of gathering slices. This is the
+    /// usual case, since small frames are coalesced into one buffer. `None`
+    /// when nothing is queued or the bytes span several chunks (then use
+    /// [`transmit_slices`](Self::transmit_slices)). Written bytes are
+    /// reported with [`advance_transmit`](Self::advance_transmit).
+    pub fn transmit_contiguous(&self) -> Option<&[u8]> {
+        match self.out.front() {
+            None if !self.staging.is_empty() => Some(&self.staging),
+            Some(front) if self.out.len() == 1 && self.staging.is_empty() => Some(front),
+            _ => None,
+        }
+    }
+
     /// Fills `dst` with the queued bytes, in order, for a vectored write;
     /// returns how many slices were filled.
     pub fn transmit_slices<'a>(&'a self, dst: &mut [IoSlice<'a>]) -> usize {
@@ -668,6 +683,13 @@ impl Connection {
                 Some(front) => {
                     front.advance(n);
                     return;
+                }
+                None if n == self.staging.len() => {
+                    // All written: `clear` keeps the buffer's start where it
+                    // is, so the next frames are staged without reclaiming
+                    // the space that `advance` would have skipped.
+                    self.staging.clear();
+                    n = 0;
                 }
                 None => {
                     self.staging.advance(n);

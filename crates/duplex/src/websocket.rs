@@ -150,8 +150,12 @@ where
         std::future::poll_fn(|cx| self.poll_flush_all(cx)).await
     }
 
-    /// Queues a message without writing it; see [`flush`](Self::flush).
-    /// Many queued messages go out in one write.
+    /// Queues a message without writing it. Many queued messages go out in
+    /// one write: at [`flush`](Self::flush), or when the stream is next
+    /// polled ([`recv`](Self::recv), `next()`) and has no received message
+    /// left to hand out, before it waits for more. So a loop that feeds its
+    /// replies to what it reads needs no flush: replies to a burst of
+    /// messages go out together, and a lone reply at once.
     pub async fn feed(&mut self, message: impl Into<Message>) -> Result<()> {
         std::future::poll_fn(|cx| self.poll_ready_send(cx)).await?;
         Ok(self.conn.send(message.into())?)
@@ -191,12 +195,18 @@ where
     /// Writes queued bytes until none are left.
     pub(crate) fn poll_write_out(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         while self.conn.has_transmit() {
-            let mut slices = [IoSlice::new(&[]); MAX_IOSLICES];
-            let n = self.conn.transmit_slices(&mut slices);
-            let written = if n > 1 && self.io.is_write_vectored() {
-                ready!(Pin::new(&mut self.io).poll_write_vectored(cx, &slices[..n]))?
+            let written = if let Some(chunk) = self.conn.transmit_contiguous() {
+                // The usual case (small frames coalesced in one buffer): no
+                // slices to gather.
+                ready!(Pin::new(&mut self.io).poll_write(cx, chunk))?
             } else {
-                ready!(Pin::new(&mut self.io).poll_write(cx, &slices[0]))?
+                let mut slices = [IoSlice::new(&[]); MAX_IOSLICES];
+                let n = self.conn.transmit_slices(&mut slices);
+                if n > 1 && self.io.is_write_vectored() {
+                    ready!(Pin::new(&mut self.io).poll_write_vectored(cx, &slices[..n]))?
+                } else {
+                    ready!(Pin::new(&mut self.io).poll_write(cx, &slices[0]))?
+                }
             };
             if written == 0 {
                 return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
