@@ -89,7 +89,8 @@ pub struct Connection {
 /// Counters of one connection's data messages.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Stats {
-    /// Text and binary messages received.
+    /// Text and binary messages received (whole and valid: one that fails
+    /// the connection is not counted).
     pub messages_in: u64,
     /// Of those, how many arrived compressed (RSV1).
     pub compressed_in: u64,
@@ -279,6 +280,31 @@ impl Connection {
                     return Ok(None);
                 };
                 let len = self.check_header(&header)?;
+                if header.fin
+                    && !header.rsv1
+                    && self.message.is_none()
+                    && self.read_buf.len() - header_len >= len
+                    && matches!(header.opcode, OpCode::Text | OpCode::Binary)
+                {
+                    // The usual small message: one uncompressed frame, all
+                    // of it buffered. It needs none of the state that
+                    // follows a message across frames and reads.
+                    self.read_buf.advance(header_len);
+                    let mut payload = self.read_buf.split_to(len);
+                    if let Some(key) = header.mask {
+                        apply_mask(&mut payload, key, 0);
+                    }
+                    let message = if header.opcode == OpCode::Text {
+                        let text = Utf8Bytes::try_from_bytes(payload.freeze())
+                            .map_err(|_| ProtocolError::InvalidUtf8)?;
+                        Message::Text(text)
+                    } else {
+                        Message::Binary(payload.freeze())
+                    };
+                    self.stats.messages_in += 1;
+                    return Ok(Some(message));
+                }
+                self.start_message(&header, len);
                 self.read_buf.advance(header_len);
                 self.frame = Some(InFrame {
                     header,
@@ -320,7 +346,8 @@ impl Connection {
     }
 
     /// Checks a header against the protocol and the limits; returns the
-    /// payload length. Starts a message on its first frame.
+    /// payload length. Counts a continuation frame towards its message's
+    /// size.
     fn check_header(&mut self, header: &FrameHeader) -> Result<usize, Error> {
         if header.rsv2 || header.rsv3 {
             return Err(ProtocolError::ReservedBits.into());
@@ -363,18 +390,25 @@ impl Connection {
                 check_message_len(message.wire_len, self.config.max_message_size)?;
                 Ok(len)
             }
-            (None, opcode) => {
+            (None, _) => {
                 check_message_len(len, self.config.max_message_size)?;
-                self.utf8 = Utf8Validator::new();
-                self.message = Some(InMessage {
-                    opcode,
-                    compressed: header.rsv1,
-                    buf: BytesMut::new(),
-                    continued: false,
-                    wire_len: len,
-                });
                 Ok(len)
             }
+        }
+    }
+
+    /// Starts a data message on its first frame (whose header passed
+    /// [`check_header`](Self::check_header)).
+    fn start_message(&mut self, header: &FrameHeader, len: usize) {
+        if self.message.is_none() && matches!(header.opcode, OpCode::Text | OpCode::Binary) {
+            self.utf8 = Utf8Validator::new();
+            self.message = Some(InMessage {
+                opcode: header.opcode,
+                compressed: header.rsv1,
+                buf: BytesMut::new(),
+                continued: false,
+                wire_len: len,
+            });
         }
     }
 
@@ -417,9 +451,7 @@ impl Connection {
             return Ok(None);
         };
         let bytes = message.buf.freeze();
-        self.stats.messages_in += 1;
-        self.stats.compressed_in += u64::from(message.compressed);
-        Ok(Some(match message.opcode {
+        let message_out = match message.opcode {
             OpCode::Text => {
                 if self.utf8.finish().is_err() {
                     return Err(ProtocolError::InvalidUtf8.into());
@@ -427,7 +459,10 @@ impl Connection {
                 Message::Text(Utf8Bytes::from_bytes_unchecked(bytes))
             }
             _ => Message::Binary(bytes),
-        }))
+        };
+        self.stats.messages_in += 1;
+        self.stats.compressed_in += u64::from(message.compressed);
+        Ok(Some(message_out))
     }
 
     fn on_control(&mut self, opcode: OpCode, payload: Bytes) -> Result<Option<Message>, Error> {

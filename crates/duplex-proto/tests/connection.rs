@@ -461,6 +461,41 @@ proptest! {
         prop_assert_eq!(got, messages);
     }
 
+    /// A whole frame in one read takes a shorter path than one arriving in
+    /// pieces: both must give the same messages, errors (invalid UTF-8
+    /// included), close frame sent back, and counters.
+    #[test]
+    fn whole_and_piecewise_frames_decode_the_same(
+            frames in proptest::collection::vec(
+                (prop_oneof![Just(1u8), Just(2u8)],
+                 prop_oneof![
+                     "\\PC{0,40}".prop_map(String::into_bytes),
+                     proptest::collection::vec(any::<u8>(), 0..300),
+                 ]),
+                1..5)) {
+        let mut bytes = Vec::new();
+        for (opcode, payload) in &frames {
+            bytes.extend(frame(true, 0, *opcode, payload, KEY));
+        }
+        let (whole, whole_sent) = server_gets(&bytes);
+        let mut server = Connection::new(Role::Server, Config::default(), None);
+        let mut pieces = Vec::new();
+        for byte in &bytes {
+            server.recv(std::slice::from_ref(byte));
+            pieces.extend(drain(&mut server));
+        }
+        let mut pieces_sent = Vec::new();
+        while let Some(b) = server.poll_transmit() {
+            pieces_sent.extend_from_slice(&b);
+        }
+        prop_assert_eq!(&whole, &pieces);
+        prop_assert_eq!(whole_sent, pieces_sent);
+        let mut whole_server = Connection::new(Role::Server, Config::default(), None);
+        whole_server.recv(&bytes);
+        drain(&mut whole_server);
+        prop_assert_eq!(whole_server.stats(), server.stats());
+    }
+
     /// Arbitrary bytes never panic the decoder, in either role.
     #[test]
     fn garbage_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..2000), server: bool) {

@@ -7,7 +7,7 @@ use std::task::{ready, Context, Poll};
 use std::time::Duration;
 
 use duplex_proto::deflate::DeflateParams;
-use duplex_proto::{CloseCode, CloseStatus, Config, Connection, Message, Role};
+use duplex_proto::{CloseCode, CloseStatus, Config, Connection, Message, Role, MAX_HEADER_LEN};
 use futures_core::Stream;
 use futures_sink::Sink;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
@@ -18,7 +18,8 @@ use crate::error::{Error, Result};
 /// Bytes read at a time while a connection is between messages. They land
 /// on the stack first, so an idle connection holds no read buffer at all.
 const IDLE_READ: usize = 8 * 1024;
-/// Bytes reserved at a time for the rest of a frame that is arriving.
+/// Bytes reserved at a time for the rest of a frame that is arriving, when
+/// the read buffer has no room for it.
 const FRAME_READ: usize = 64 * 1024;
 /// Largest single reservation for a frame still arriving: a peer that
 /// announces a 16 MiB frame gets memory as it sends, not up front.
@@ -248,17 +249,27 @@ where
         let wanted = self.conn.bytes_wanted();
         let buf = self.conn.read_buffer();
         if buf.is_empty() && wanted == 0 {
-            // Uninitialized: zeroing 8 KiB on every read costs more than the parsing.
-            let mut stack = [const { std::mem::MaybeUninit::<u8>::uninit() }; IDLE_READ];
-            let mut read_buf = ReadBuf::uninit(&mut stack);
-            ready!(Pin::new(&mut self.io).poll_read(cx, &mut read_buf))?;
-            let n = read_buf.filled().len();
-            self.conn.recv(read_buf.filled());
-            Poll::Ready(Ok(n))
-        } else {
+            // Between messages. A buffer that earlier large messages left
+            // behind, and that no message still uses, is read into directly
+            // (the whole of it: a 64 KiB message then arrives in one read,
+            // with no copy); otherwise the bytes land on the stack first.
+            if !buf.try_reclaim(IDLE_READ) {
+                // Uninitialized: zeroing 8 KiB on every read costs more than the parsing.
+                let mut stack = [const { std::mem::MaybeUninit::<u8>::uninit() }; IDLE_READ];
+                let mut read_buf = ReadBuf::uninit(&mut stack);
+                ready!(Pin::new(&mut self.io).poll_read(cx, &mut read_buf))?;
+                let n = read_buf.filled().len();
+                self.conn.recv(read_buf.filled());
+                return Poll::Ready(Ok(n));
+            }
+        } else if buf.capacity() - buf.len() < wanted.clamp(MAX_HEADER_LEN, MAX_FRAME_RESERVE) {
+            // Grow only when the free space cannot take the rest of the
+            // frame in progress (or of a cut header): growing moves the bytes
+            // already received, most of a 64 KiB frame when its last
+            // segment is still on the way.
             buf.reserve(wanted.clamp(FRAME_READ, MAX_FRAME_RESERVE));
-            tokio_util::io::poll_read_buf(Pin::new(&mut self.io), cx, buf)
         }
+        tokio_util::io::poll_read_buf(Pin::new(&mut self.io), cx, buf)
     }
 
     /// Polls the close deadline, arming it first if needed: `Ready` once it
