@@ -56,6 +56,9 @@ pub struct WebSocket<S> {
     close_deadline: Option<Pin<Box<Sleep>>>,
     /// The stream has ended: the transport is shut down or abandoned.
     finished: bool,
+    /// The read buffer was grown for a large frame, so between messages it
+    /// may be worth reading into directly (see `poll_read_more`).
+    large_read_buffer: bool,
 }
 
 impl<S> std::fmt::Debug for WebSocket<S> {
@@ -92,6 +95,7 @@ where
             close_timeout: DEFAULT_CLOSE_TIMEOUT,
             close_deadline: None,
             finished: false,
+            large_read_buffer: false,
         }
     }
 
@@ -253,7 +257,7 @@ where
             // behind, and that no message still uses, is read into directly
             // (the whole of it: a 64 KiB message then arrives in one read,
             // with no copy); otherwise the bytes land on the stack first.
-            if !buf.try_reclaim(IDLE_READ) {
+            if !(self.large_read_buffer && buf.try_reclaim(IDLE_READ)) {
                 // Uninitialized: zeroing 8 KiB on every read costs more than the parsing.
                 let mut stack = [const { std::mem::MaybeUninit::<u8>::uninit() }; IDLE_READ];
                 let mut read_buf = ReadBuf::uninit(&mut stack);
@@ -268,6 +272,7 @@ where
             // already received, most of a 64 KiB frame when its last
             // segment is still on the way.
             buf.reserve(wanted.clamp(FRAME_READ, MAX_FRAME_RESERVE));
+            self.large_read_buffer = true;
         }
         tokio_util::io::poll_read_buf(Pin::new(&mut self.io), cx, buf)
     }
