@@ -3,8 +3,8 @@
 use base64::Engine;
 
 use super::{
-    accept_key, check_head_size, find, has_token, is_valid_header_name, is_valid_header_value,
-    own_headers, tokens, HandshakeError, Header, Limits, BASE64,
+    accept_key, find, has_token, head_window, incomplete_head, is_valid_header_name,
+    is_valid_header_value, own_headers, tokens, HandshakeError, Header, Limits, BASE64,
 };
 use crate::deflate::{DeflateConfig, DeflateParams};
 
@@ -189,21 +189,16 @@ pub fn parse_response(
     buf: &[u8],
     limits: &Limits,
 ) -> Result<Option<(Response, usize)>, HandshakeError> {
-    check_head_size(buf, limits)?;
     let mut headers = vec![httparse::EMPTY_HEADER; limits.max_headers];
     let mut resp = httparse::Response::new(&mut headers);
-    let len = match resp.parse(buf) {
+    let len = match resp.parse(head_window(buf, limits)) {
         Ok(httparse::Status::Complete(len)) => len,
-        Ok(httparse::Status::Partial) => return Ok(None),
+        Ok(httparse::Status::Partial) => return incomplete_head(buf, limits),
         Err(httparse::Error::TooManyHeaders) => {
             return Err(HandshakeError::TooManyHeaders(limits.max_headers))
         }
         Err(e) => return Err(HandshakeError::Malformed(e.to_string())),
     };
-    // `check_head_size` finds the end of a head up to 4 bytes past the limit.
-    if len > limits.max_head_bytes {
-        return Err(HandshakeError::HeadTooLarge(limits.max_head_bytes));
-    }
     Ok(Some((
         Response {
             status: resp.code.unwrap_or_default(),
@@ -307,6 +302,31 @@ mod tests {
                 assert_eq!(parsed, Err(HandshakeError::HeadTooLarge(1024)));
             }
         }
+    }
+
+    #[test]
+    fn blank_lines_before_the_status_line_do_not_end_the_head() {
+        // Found by fuzz/ (handshake_response): the size check took a leading
+        // `\r\n\r\n` for the end of the head, so an endless head was awaited.
+        let limits = Limits {
+            max_head_bytes: 1024,
+            max_headers: 16,
+        };
+        let endless = format!(
+            "\r\n\r\nHTTP/1.1 101 Switching Protocols\r\nX: {}",
+            "a".repeat(2000)
+        );
+        for len in [1024, 1025, endless.len()] {
+            let parsed = parse_response(&endless.as_bytes()[..len], &limits);
+            if len <= 1024 {
+                assert_eq!(parsed, Ok(None));
+            } else {
+                assert_eq!(parsed, Err(HandshakeError::HeadTooLarge(1024)));
+            }
+        }
+        let short = "\r\n\r\nHTTP/1.1 101 Switching Protocols\r\n\r\n";
+        let (response, len) = parse_response(short.as_bytes(), &limits).unwrap().unwrap();
+        assert_eq!((response.status, len), (101, short.len()));
     }
 
     #[test]

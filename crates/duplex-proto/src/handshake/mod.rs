@@ -250,13 +250,21 @@ pub(crate) fn is_valid_header_name(name: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
 }
 
-/// Where the head ends (the index after `\r\n\r\n`) if it is complete,
-/// checking the size limit either way.
-pub(crate) fn check_head_size(buf: &[u8], limits: &Limits) -> Result<(), HandshakeError> {
-    let searched = buf.len().min(limits.max_head_bytes + 4);
-    let complete = buf[..searched].windows(4).any(|w| w == b"\r\n\r\n");
-    if !complete && buf.len() > limits.max_head_bytes {
-        return Err(HandshakeError::HeadTooLarge(limits.max_head_bytes));
+/// The part of `buf` a head may occupy: at most `max_head_bytes`, so the
+/// parser never looks past the limit however much the peer sent.
+pub(crate) fn head_window<'a>(buf: &'a [u8], limits: &Limits) -> &'a [u8] {
+    &buf[..buf.len().min(limits.max_head_bytes)]
+}
+
+/// The answer when the head in [`head_window`] is incomplete: wait for more
+/// bytes, or refuse once the buffer already holds more than a head may be.
+///
+/// This must not look for `\r\n\r\n` itself: the parser skips empty lines
+/// before the start line, so a blank line there does not end a head.
+pub(crate) fn incomplete_head<T>(buf: &[u8], limits: &Limits) -> Result<Option<T>, HandshakeError> {
+    if buf.len() > limits.max_head_bytes {
+        Err(HandshakeError::HeadTooLarge(limits.max_head_bytes))
+    } else {
+        Ok(None)
     }
-    Ok(())
 }

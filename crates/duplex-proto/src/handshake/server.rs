@@ -3,8 +3,8 @@
 use base64::Engine;
 
 use super::{
-    accept_key, check_head_size, find, has_token, is_valid_header_name, is_valid_header_value,
-    own_headers, tokens, HandshakeError, Header, Limits, BASE64,
+    accept_key, find, has_token, head_window, incomplete_head, is_valid_header_name,
+    is_valid_header_value, own_headers, tokens, HandshakeError, Header, Limits, BASE64,
 };
 use crate::deflate::{DeflateConfig, DeflateParams};
 
@@ -28,20 +28,16 @@ pub fn parse_request(
     buf: &[u8],
     limits: &Limits,
 ) -> Result<Option<(Request, usize)>, HandshakeError> {
-    check_head_size(buf, limits)?;
     let mut headers = vec![httparse::EMPTY_HEADER; limits.max_headers];
     let mut req = httparse::Request::new(&mut headers);
-    let len = match req.parse(buf) {
+    let len = match req.parse(head_window(buf, limits)) {
         Ok(httparse::Status::Complete(len)) => len,
-        Ok(httparse::Status::Partial) => return Ok(None),
+        Ok(httparse::Status::Partial) => return incomplete_head(buf, limits),
         Err(httparse::Error::TooManyHeaders) => {
             return Err(HandshakeError::TooManyHeaders(limits.max_headers))
         }
         Err(e) => return Err(HandshakeError::Malformed(e.to_string())),
     };
-    if len > limits.max_head_bytes {
-        return Err(HandshakeError::HeadTooLarge(limits.max_head_bytes));
-    }
     if req.version != Some(1) {
         return Err(HandshakeError::HttpVersion);
     }
@@ -272,6 +268,16 @@ mod tests {
             Err(HandshakeError::TooManyHeaders(8))
         );
         assert_eq!(HandshakeError::TooManyHeaders(8).http_status(), 431);
+        // Blank lines before the request line are skipped, not the end of a head.
+        let endless = format!("\r\n\r\nGET / HTTP/1.1\r\nX-Big: {}", "a".repeat(2000));
+        assert_eq!(
+            parse_request(&endless.as_bytes()[..1024], &limits),
+            Ok(None)
+        );
+        assert_eq!(
+            parse_request(endless.as_bytes(), &limits),
+            Err(HandshakeError::HeadTooLarge(1024))
+        );
     }
 
     #[test]
