@@ -12,7 +12,10 @@
 # IDLE_CONNECTIONS (10000), SERVERS ("duplex fastwebsockets tungstenite"),
 # CELLS ("CONNECTIONS:SIZE:DEPTH ..."), FANOUT (1: run the fan-out cells),
 # SERVER_CPU (0), CLIENT_CPU (1), NO_BUILD (1: use the binaries already built),
-# WAIT_QUIET (minutes to wait, before measuring, for a 1-minute load average < 1.0).
+# WAIT_QUIET (minutes to wait, before measuring, for a 1-minute load average < 1.0),
+# DUPLEX_SERVER (the `duplex` binary run as the duplex server, default the one
+# built here; e.g. a copy of an older build, to compare two versions with the
+# same load generator).
 # Raw results and the summary go to target/bench-results/<time>/.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -44,6 +47,7 @@ if [ -z "${NO_BUILD:-}" ]; then
   cargo build --release --manifest-path benches/peers/Cargo.toml --target-dir target/bench-peers
 fi
 duplex=$root/target/release/duplex
+duplex_server=${DUPLEX_SERVER:-$duplex}
 peers=$root/target/bench-peers/release
 
 # Thousands of connections need file descriptors, on both sides.
@@ -71,6 +75,7 @@ fi
     echo "peer crate $crate: $version"
   done
   echo "settings: REPEATS=$REPEATS DURATION=$DURATION WARMUP=$WARMUP IDLE_CONNECTIONS=$IDLE_CONNECTIONS CELLS=\"$CELLS\" SERVERS=\"$SERVERS\""
+  echo "duplex server: $duplex_server"
   echo "command: ${QUICK:+QUICK=1 }benches/run.sh"
 } | tee "$out/machine.txt"
 load=$(cut -d' ' -f1 /proc/loadavg)
@@ -102,7 +107,7 @@ start_server() {
   free_port
   local log=$out/logs/$1-$port.log
   case $1 in
-    duplex) taskset -c "$SERVER_CPU" "$duplex" echo --listen "127.0.0.1:$port" >"$log" 2>&1 & ;;
+    duplex) taskset -c "$SERVER_CPU" "$duplex_server" echo --listen "127.0.0.1:$port" >"$log" 2>&1 & ;;
     duplex-serve)
       taskset -c "$SERVER_CPU" "$duplex" serve --listen "127.0.0.1:$port" --no-demo \
         --app-id bench --app-key bench-key --app-secret bench-secret >"$log" 2>&1 & ;;

@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# User-space instructions per echo of one echo server, with valgrind's
+# callgrind (repeatable, unlike timings on a shared machine), as in
+# docs/benchmarks.md ("Second pass"). The server runs under callgrind on
+# core 0 and `duplex bench echo` on core 1; the counters are zeroed after the
+# warmup and dumped 2 s later. Echoes are counted as the server's calls of
+# libc's `send` and `writev` (one per echo at depth 1 for the servers in the
+# kit). Prints the total per echo and the functions that cost the most.
+#
+#   benches/callgrind.sh SERVER [CONNECTIONS SIZE DEPTH [TOP]]
+#
+# SERVER: duplex, fastwebsockets, tungstenite, or the path of a `duplex`
+# binary. Needs valgrind (callgrind_control), taskset and python3.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+server=${1:?usage: benches/callgrind.sh SERVER [CONNECTIONS SIZE DEPTH [TOP]]}
+connections=${2:-100} size=${3:-16} depth=${4:-1} top=${5:-25}
+duplex=target/release/duplex
+peers=target/bench-peers/release
+port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+case $server in
+  duplex) cmd=("$duplex" echo) ;;
+  fastwebsockets | tungstenite) cmd=("$peers/$server-echo") ;;
+  *) cmd=("$server" echo) ;;
+esac
+work=$(mktemp -d)
+taskset -c 0 valgrind --tool=callgrind --callgrind-out-file="$work/callgrind.out" \
+  "${cmd[@]}" --listen "127.0.0.1:$port" >"$work/server.log" 2>&1 &
+server_pid=$!
+trap 'kill $server_pid 2>/dev/null || true; rm -rf "$work"' EXIT
+for _ in $(seq 300); do
+  (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
+  sleep 0.1
+done
+taskset -c 1 "$duplex" bench echo --url "ws://127.0.0.1:$port/" -c "$connections" -s "$size" -d "$depth" \
+  --duration 4 --warmup 2 --json >"$work/bench.json" 2>"$work/bench.err" &
+bench_pid=$!
+sleep 3
+callgrind_control -z "$server_pid" >/dev/null
+sleep 2
+callgrind_control -d "$server_pid" >/dev/null
+wait "$bench_pid" || true
+python3 - "$work/callgrind.out.1" "$top" "$server" <<'PY'
+import collections, re, sys
+path, top, server = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+names, self_cost, calls = {}, collections.Counter(), collections.Counter()
+current = callee = None
+after_calls = False
+for line in open(path, errors="replace"):
+    line = line.rstrip("\n")
+    m = re.match(r"^(c?fn)=\((\d+)\)(?: (.*))?$", line)
+    if m:
+        kind, ident, name = m.groups()
+        if name:
+            names[ident] = name
+        if kind == "fn":
+            current = ident
+        else:
+            callee = ident
+        continue
+    if line.startswith("calls="):
+        calls[callee] += int(line.split("=")[1].split()[0])
+        after_calls = True
+        continue
+    if line and (line[0].isdigit() or line[0] in "+-*"):
+        parts = line.split()
+        if len(parts) >= 2:
+            if after_calls:
+                after_calls = False  # the inclusive cost of a call, not our own
+            else:
+                self_cost[current] += int(parts[1])
+echoes = sum(n for ident, n in calls.items() if names.get(ident) in ("send", "writev", "__send", "__writev"))
+total = sum(self_cost.values())
+if not echoes:
+    sys.exit("no send/writev calls in the window")
+print(f"{server.split('/')[-1]}: {echoes} echoes, {total / echoes:,.0f} user-space instructions per echo")
+for ident, cost in self_cost.most_common(top):
+    print(f"{cost / echoes:9.1f}  {names.get(ident, ident)[:140]}")
+PY
