@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
 # The end-to-end benchmark kit: `duplex echo` against echo servers built from
-# tokio-tungstenite and fastwebsockets, in one run, servers alternated, each
+# tokio-tungstenite, fastwebsockets and uWebSockets (benches/peers/uws: the
+# uWebSockets v20 library inside socketify's PyPI package), in one run, servers alternated, each
 # cell repeated; then idle memory per connection, and fan-out through
 # `duplex serve`. The server runs pinned to one core, the load generator
 # (`duplex bench`) to the other. See docs/benchmarks.md.
 #
-#   benches/run.sh                 the full kit (about 10 minutes on 2 cores)
+#   benches/run.sh                 the full kit (about 10 minutes on 2 cores, after the build)
 #   QUICK=1 benches/run.sh         a smoke run (1 repeat, short windows, 1000 idle connections)
 #
 # Settings (environment): REPEATS (3), DURATION (5 s measured), WARMUP (1 s),
-# IDLE_CONNECTIONS (10000), SERVERS ("duplex fastwebsockets tungstenite"),
+# IDLE_CONNECTIONS (10000), SERVERS ("duplex fastwebsockets tungstenite uws"),
 # CELLS ("CONNECTIONS:SIZE:DEPTH ..."), FANOUT (1: run the fan-out cells),
 # SERVER_CPU (0), CLIENT_CPU (1), NO_BUILD (1: use the binaries already built),
 # WAIT_QUIET (minutes to wait, before measuring, for a 1-minute load average < 1.0),
@@ -28,7 +29,7 @@ REPEATS=${REPEATS:-3}
 DURATION=${DURATION:-5}
 WARMUP=${WARMUP:-1}
 IDLE_CONNECTIONS=${IDLE_CONNECTIONS:-10000}
-SERVERS=${SERVERS:-"duplex fastwebsockets tungstenite"}
+SERVERS=${SERVERS:-"duplex fastwebsockets tungstenite uws"}
 CELLS=${CELLS:-"100:16:1 100:1024:1 1000:16:1 100:65536:1 100:16:16"}
 FANOUT=${FANOUT:-1}
 SERVER_CPU=${SERVER_CPU:-0}
@@ -45,6 +46,7 @@ echo "results: $out"
 if [ -z "${NO_BUILD:-}" ]; then
   cargo build --release -p duplex-cli
   cargo build --release --manifest-path benches/peers/Cargo.toml --target-dir target/bench-peers
+  case " $SERVERS " in *" uws "*) benches/peers/uws/build.sh ;; esac
 fi
 duplex=$root/target/release/duplex
 duplex_server=${DUPLEX_SERVER:-$duplex}
@@ -74,6 +76,7 @@ fi
     version=$(awk -v name="$crate" '$0 == "name = \"" name "\"" {getline; gsub(/version = |"/, ""); print; exit}' benches/peers/Cargo.lock)
     echo "peer crate $crate: $version"
   done
+  echo "peer uws: uWebSockets v20 in socketify $(ls target/bench-peers/uws/socketify-*.tar.gz 2>/dev/null | sed 's/.*socketify-//; s/\.tar\.gz//') (prebuilt, uSockets on libuv $(dpkg-query -W -f='${Version}' libuv1 2>/dev/null || echo '?'))"
   echo "settings: REPEATS=$REPEATS DURATION=$DURATION WARMUP=$WARMUP IDLE_CONNECTIONS=$IDLE_CONNECTIONS CELLS=\"$CELLS\" SERVERS=\"$SERVERS\""
   echo "duplex server: $duplex_server"
   echo "command: ${QUICK:+QUICK=1 }benches/run.sh"
@@ -113,6 +116,7 @@ start_server() {
         --app-id bench --app-key bench-key --app-secret bench-secret >"$log" 2>&1 & ;;
     fastwebsockets) taskset -c "$SERVER_CPU" "$peers/fastwebsockets-echo" --listen "127.0.0.1:$port" >"$log" 2>&1 & ;;
     tungstenite) taskset -c "$SERVER_CPU" "$peers/tungstenite-echo" --listen "127.0.0.1:$port" >"$log" 2>&1 & ;;
+    uws) taskset -c "$SERVER_CPU" "$root/target/bench-peers/uws/uws-echo" --listen "127.0.0.1:$port" >"$log" 2>&1 & ;;
     *) echo "unknown server $1" >&2; exit 1 ;;
   esac
   server_pid=$!

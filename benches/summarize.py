@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 DUPLEX = "duplex"
-PEERS = ["fastwebsockets", "tungstenite"]
+PEERS = ["fastwebsockets", "uws", "tungstenite"]  # in this order, those present
 TARGET_RATIO = 1.2
 TARGET_IDLE_KIB = 4.0
 
@@ -83,15 +83,17 @@ def echo_section(rows):
     if busy:
         out += ["", "Load generator near a full core (≥ 90 %), so msg/s may be its limit, "
                 "not the server's: " + "; ".join(busy)]
+    peers = [p for p in PEERS if any(server == p for _, server in medians)]
+    header = "".join(f" msg/s ÷ {p} | per CPU-s ÷ {p} |" for p in peers)
     out += ["", f"### Echo: duplex ÷ peer (target ≥ {TARGET_RATIO} in every cell)", "",
-            "| cell | msg/s ÷ fastwebsockets | per CPU-s ÷ fastwebsockets | msg/s ÷ tungstenite | per CPU-s ÷ tungstenite | p99 duplex ÷ fastwebsockets |",
-            "|---|--:|--:|--:|--:|--:|"]
+            f"| cell |{header} p99 duplex ÷ fastwebsockets |",
+            "|---|" + "--:|--:|" * len(peers) + "--:|"]
     for key in sorted(cells, key=lambda k: (k[2], k[1], k[0])):
         conns, size, depth = key
         name = f"{conns} × {size_name(size)}" + (f", depth {depth}" if depth > 1 else "")
         d = medians.get((key, DUPLEX))
         cols = []
-        for peer in PEERS:
+        for peer in peers:
             p = medians.get((key, peer))
             for field in ["msg_per_s", "echoes_per_server_cpu_s"]:
                 ratio = d[field] / p[field] if d and p and d[field] and p[field] else None
