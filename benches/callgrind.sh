@@ -9,30 +9,22 @@
 #
 #   benches/callgrind.sh SERVER [CONNECTIONS SIZE DEPTH [TOP]]
 #
-# SERVER: duplex, fastwebsockets, tungstenite, or the path of a `duplex`
+# SERVER: duplex, fastwebsockets, tungstenite, uws, or the path of a `duplex`
 # binary. Needs valgrind (callgrind_control), taskset and python3.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 server=${1:?usage: benches/callgrind.sh SERVER [CONNECTIONS SIZE DEPTH [TOP]]}
 connections=${2:-100} size=${3:-16} depth=${4:-1} top=${5:-25}
-duplex=target/release/duplex
-peers=target/bench-peers/release
-port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-case $server in
-  duplex) cmd=("$duplex" echo) ;;
-  fastwebsockets | tungstenite) cmd=("$peers/$server-echo") ;;
-  *) cmd=("$server" echo) ;;
-esac
+. benches/lib.sh
+port=$(free_port)
+echo_server_command "$server"
 work=$(mktemp -d)
 taskset -c 0 valgrind --tool=callgrind --callgrind-out-file="$work/callgrind.out" \
   "${cmd[@]}" --listen "127.0.0.1:$port" >"$work/server.log" 2>&1 &
 server_pid=$!
 trap 'kill $server_pid 2>/dev/null || true; rm -rf "$work"' EXIT
-for _ in $(seq 300); do
-  (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
-  sleep 0.1
-done
-taskset -c 1 "$duplex" bench echo --url "ws://127.0.0.1:$port/" -c "$connections" -s "$size" -d "$depth" \
+wait_listening "$port" 300 0.1 || { echo "the server did not listen; see $work/server.log" >&2; cat "$work/server.log" >&2; exit 1; }
+taskset -c 1 target/release/duplex bench echo --url "ws://127.0.0.1:$port/" -c "$connections" -s "$size" -d "$depth" \
   --duration 4 --warmup 2 --json >"$work/bench.json" 2>"$work/bench.err" &
 bench_pid=$!
 sleep 3
