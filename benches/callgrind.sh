@@ -29,12 +29,14 @@ taskset -c 1 target/release/duplex bench echo --url "ws://127.0.0.1:$port/" -c "
 bench_pid=$!
 sleep 3
 callgrind_control -z "$server_pid" >/dev/null
+zeroed=$(date +%s.%N)
 sleep 2
 callgrind_control -d "$server_pid" >/dev/null
+dumped=$(date +%s.%N)
 wait "$bench_pid" || true
-python3 - "$work/callgrind.out.1" "$top" "$server" <<'PY'
-import collections, re, sys
-path, top, server = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+python3 - "$work/callgrind.out.1" "$top" "$server" "$depth" "$work/bench.json" "$zeroed" "$dumped" <<'PY'
+import collections, json, re, sys
+path, top, server, depth = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
 names, self_cost, calls = {}, collections.Counter(), collections.Counter()
 current = callee = None
 after_calls = False
@@ -61,11 +63,19 @@ for line in open(path, errors="replace"):
                 after_calls = False  # the inclusive cost of a call, not our own
             else:
                 self_cost[current] += int(parts[1])
-echoes = sum(n for ident, n in calls.items() if names.get(ident) in ("send", "writev", "__send", "__writev"))
+writes = sum(n for ident, n in calls.items() if names.get(ident) in ("send", "writev", "__send", "__writev"))
 total = sum(self_cost.values())
+if depth == 1:
+    echoes, how = writes, "one write per echo"
+else:
+    # Several echoes per write: estimate the echoes in the window from the
+    # generator's rate (steady, the server under valgrind being the limit).
+    rate = json.load(open(sys.argv[5]))["msg_per_s"]
+    echoes = round(rate * (float(sys.argv[7]) - float(sys.argv[6])))
+    how = f"{rate:,.0f} msg/s over the window, {writes / max(echoes, 1):.3f} writes per echo"
 if not echoes:
-    sys.exit("no send/writev calls in the window")
-print(f"{server.split('/')[-1]}: {echoes} echoes, {total / echoes:,.0f} user-space instructions per echo")
+    sys.exit("no echoes in the window")
+print(f"{server.split('/')[-1]}: {echoes} echoes ({how}), {total / echoes:,.0f} user-space instructions per echo")
 for ident, cost in self_cost.most_common(top):
     print(f"{cost / echoes:9.1f}  {names.get(ident, ident)[:140]}")
 PY

@@ -64,6 +64,6 @@ async fn run_all(args: AutobahnArgs) -> Result<()> {
 }
 
 async fn run_case(builder: ClientBuilder) -> Result<(), duplex::Error> {
-    let (ws, _) = builder.connect().await?;
-    crate::echo::echo_messages(ws).await
+    let (mut ws, _) = builder.connect().await?;
+    crate::echo::echo_messages(&mut ws).await
 }

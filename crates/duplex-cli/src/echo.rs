@@ -122,11 +122,14 @@ async fn echo<S>(acceptor: &Acceptor, stream: S) -> Result<(), duplex::Error>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let ws = acceptor.accept(stream).await?;
-    echo_messages(ws).await
+    let mut ws = acceptor.accept(stream).await?;
+    echo_messages(&mut ws).await
 }
 
-/// The echo loop, shared with the conformance client. After an error the
+/// The echo loop, shared with the conformance client. It borrows the
+/// WebSocket rather than taking it: an async fn keeps a by-value argument
+/// in its state besides the caller's copy, and this future lives as long
+/// as the connection (idle memory per connection). After an error the
 /// stream is still polled until it ends, so the close frame that reports the
 /// error is written and the transport closed as the RFC asks.
 ///
@@ -134,7 +137,7 @@ where
 /// received are used up, before it waits for more (see
 /// [`WebSocket::feed`](duplex::WebSocket::feed)). Replies to a burst of
 /// messages go out in one write, and no flush or extra poll is needed.
-pub async fn echo_messages<S>(mut ws: duplex::WebSocket<S>) -> Result<(), duplex::Error>
+pub async fn echo_messages<S>(ws: &mut duplex::WebSocket<S>) -> Result<(), duplex::Error>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {

@@ -58,8 +58,10 @@ pub struct Connection {
     role: Role,
     /// Limits and behaviour.
     config: Config,
-    /// permessage-deflate state, when negotiated.
-    deflate: Option<PerMessageDeflate>,
+    /// permessage-deflate state, when negotiated. Boxed: it is ~300 bytes
+    /// that a connection without compression (or an idle one) should not
+    /// carry inline.
+    deflate: Option<Box<PerMessageDeflate>>,
     /// Bytes received and not yet consumed. Payloads are unmasked in place.
     read_buf: BytesMut,
     /// The frame whose header has been parsed and whose payload is awaited.
@@ -158,16 +160,16 @@ impl Connection {
     /// parameters the handshake negotiated, if any (they need `config.deflate`).
     pub fn new(role: Role, config: Config, deflate: Option<DeflateParams>) -> Self {
         let deflate = match (deflate, &config.deflate) {
-            (Some(params), Some(deflate_config)) => Some(PerMessageDeflate::new(
+            (Some(params), Some(deflate_config)) => Some(Box::new(PerMessageDeflate::new(
                 params,
                 role == Role::Server,
                 deflate_config,
-            )),
-            (Some(params), None) => Some(PerMessageDeflate::new(
+            ))),
+            (Some(params), None) => Some(Box::new(PerMessageDeflate::new(
                 params,
                 role == Role::Server,
                 &Default::default(),
-            )),
+            ))),
             (None, _) => None,
         };
         Connection {
@@ -206,7 +208,7 @@ impl Connection {
 
     /// The negotiated permessage-deflate parameters, if any.
     pub fn deflate_params(&self) -> Option<DeflateParams> {
-        self.deflate.as_ref().map(PerMessageDeflate::params)
+        self.deflate.as_deref().map(PerMessageDeflate::params)
     }
 
     /// Message counters.

@@ -114,14 +114,29 @@ impl Acceptor {
     where
         S: AsyncRead + AsyncWrite + Unpin,
     {
-        self.handshake(stream).await?.accept().await
+        // Boxed as a whole: the `Handshake` between the two steps is several
+        // times the size of a `WebSocket` (see `handshake`).
+        Box::pin(async move { self.handshake(stream).await?.accept().await }).await
     }
 
     /// Reads and checks the request, without answering yet, so the
     /// application can look at it (path, headers, cookies) and then accept
     /// or reject. An invalid request is answered here with the matching
     /// HTTP error (400, 405, 426, 431) and returned as an error.
-    pub async fn handshake<S>(&self, mut stream: S) -> Result<Handshake<S>>
+    pub async fn handshake<S>(&self, stream: S) -> Result<Handshake<S>>
+    where
+        S: AsyncRead + AsyncWrite + Unpin,
+    {
+        // Boxed, as is `Handshake::accept_with`: the task that awaits the
+        // handshake usually goes on to serve the connection for its whole
+        // life, and an async fn's state is as large as its largest await. The
+        // handshake's state (read buffer, timer, parsed request) is several
+        // times the `WebSocket`'s, so inline it would be carried by every
+        // idle connection; boxed, it is one short-lived allocation.
+        Box::pin(self.read_handshake(stream)).await
+    }
+
+    async fn read_handshake<S>(&self, mut stream: S) -> Result<Handshake<S>>
     where
         S: AsyncRead + AsyncWrite + Unpin,
     {
@@ -227,7 +242,12 @@ where
     }
 
     /// Accepts with the given answer.
-    pub async fn accept_with(mut self, answer: Accept) -> Result<WebSocket<S>> {
+    pub async fn accept_with(self, answer: Accept) -> Result<WebSocket<S>> {
+        // Boxed for the same reason as `Acceptor::handshake`.
+        Box::pin(self.respond(answer)).await
+    }
+
+    async fn respond(mut self, answer: Accept) -> Result<WebSocket<S>> {
         if let Some(p) = &answer.subprotocol {
             if !self.request.subprotocols().any(|offered| offered == p) {
                 return Err(Error::InvalidInput(
