@@ -10,7 +10,8 @@
 #   QUICK=1 benches/run.sh         a smoke run (1 repeat, short windows, 1000 idle connections)
 #
 # Settings (environment): REPEATS (3), DURATION (5 s measured), WARMUP (1 s),
-# IDLE_CONNECTIONS (10000), SERVERS ("duplex fastwebsockets tungstenite uws"),
+# IDLE_CONNECTIONS (10000), IDLE_SIZES ("16 65536": the round trip each idle
+# connection makes first), SERVERS ("duplex fastwebsockets tungstenite uws"),
 # CELLS ("CONNECTIONS:SIZE:DEPTH ..."), FANOUT (1: run the fan-out cells),
 # SERVER_CPU (0), CLIENT_CPU (1), NO_BUILD (1: use the binaries already built),
 # WAIT_QUIET (minutes to wait, before measuring, for a 1-minute load average < 1.0),
@@ -29,6 +30,7 @@ REPEATS=${REPEATS:-3}
 DURATION=${DURATION:-5}
 WARMUP=${WARMUP:-1}
 IDLE_CONNECTIONS=${IDLE_CONNECTIONS:-10000}
+IDLE_SIZES=${IDLE_SIZES:-"16 65536"}
 SERVERS=${SERVERS:-"duplex fastwebsockets tungstenite uws"}
 CELLS=${CELLS:-"100:16:1 100:1024:1 1000:16:1 100:65536:1 100:16:16"}
 FANOUT=${FANOUT:-1}
@@ -163,17 +165,22 @@ for ((repeat = 1; repeat <= REPEATS; repeat++)); do
 done
 
 # --- idle memory -----------------------------------------------------------------
+# Each connection makes one round trip of SIZE bytes, then idles: 16 B is the
+# connection's own cost, 64 KiB shows whether a server keeps the buffers a
+# large message needed.
 for ((repeat = 1; repeat <= REPEATS; repeat++)); do
-  for server in $(rotation "$repeat"); do
-    start_server "$server"
-    printf 'idle  repeat %d  %-15s %6s conns: ' "$repeat" "$server" "$IDLE_CONNECTIONS"
-    if result=$(bench idle --url "ws://127.0.0.1:$port/" -c "$IDLE_CONNECTIONS" --settle 2 --label "$server" 2>>"$out/logs/bench.log"); then
-      echo "$result" | python3 benches/summarize.py --line idle
-      echo "{\"repeat\": $repeat, \"result\": $result}" >>"$out/idle.jsonl"
-    else
-      echo "FAILED (see $out/logs/bench.log)"
-    fi
-    stop_server
+  for size in $IDLE_SIZES; do
+    for server in $(rotation "$repeat"); do
+      start_server "$server"
+      printf 'idle  repeat %d  %-15s %6s conns, after %6s B: ' "$repeat" "$server" "$IDLE_CONNECTIONS" "$size"
+      if result=$(bench idle --url "ws://127.0.0.1:$port/" -c "$IDLE_CONNECTIONS" -s "$size" --settle 2 --label "$server" 2>>"$out/logs/bench.log"); then
+        echo "$result" | python3 benches/summarize.py --line idle
+        echo "{\"repeat\": $repeat, \"result\": $result}" >>"$out/idle.jsonl"
+      else
+        echo "FAILED (see $out/logs/bench.log)"
+      fi
+      stop_server
+    done
   done
 done
 

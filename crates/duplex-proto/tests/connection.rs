@@ -529,3 +529,74 @@ fn a_ping_flood_does_not_grow_the_output_buffer() {
         server.buffered_amount()
     );
 }
+
+// ----- memory held while idle ------------------------------------------------
+
+/// Receives `size` bytes in one binary message on a server connection.
+fn server_receiving(size: usize) -> (Connection, Message) {
+    let (mut client, mut server) = pair();
+    client
+        .send(Message::Binary(vec![7u8; size].into()))
+        .unwrap();
+    pump(&mut client, &mut server);
+    let message = server.poll_message().unwrap().expect("a whole message");
+    (server, message)
+}
+
+#[test]
+fn idle_connection_lets_go_of_a_large_read_buffer() {
+    let (mut server, message) = server_receiving(64 * 1024);
+    drop(message);
+    server.release_idle_buffers();
+    assert_eq!(server.read_buffer().capacity(), 0);
+    assert_eq!(server.poll_message().unwrap(), None);
+}
+
+#[test]
+fn idle_connection_keeps_a_small_read_buffer() {
+    let (mut server, message) = server_receiving(100);
+    drop(message);
+    server.release_idle_buffers();
+    let kept = server.read_buffer().capacity();
+    assert!(
+        kept > 0 && kept <= duplex_proto::KEEP_IDLE_BUFFER,
+        "kept {kept}"
+    );
+}
+
+#[test]
+fn a_message_the_application_holds_outlives_the_released_buffer() {
+    let (mut server, message) = server_receiving(64 * 1024);
+    server.release_idle_buffers();
+    assert_eq!(server.read_buffer().capacity(), 0);
+    assert_eq!(message, Message::Binary(vec![7u8; 64 * 1024].into()));
+    // The connection still works: the next message lands in a new buffer.
+    let (mut client, _) = pair();
+    client.send(Message::Text("again".into())).unwrap();
+    while let Some(bytes) = client.poll_transmit() {
+        server.recv(&bytes);
+    }
+    assert_eq!(
+        server.poll_message().unwrap(),
+        Some(Message::Text("again".into()))
+    );
+}
+
+#[test]
+fn releasing_keeps_a_partly_received_frame() {
+    let (mut client, mut server) = pair();
+    client
+        .send(Message::Binary(vec![1u8; 10_000].into()))
+        .unwrap();
+    let bytes: Vec<u8> = std::iter::from_fn(|| client.poll_transmit())
+        .flatten()
+        .collect();
+    server.recv(&bytes[..5_000]);
+    assert_eq!(server.poll_message().unwrap(), None);
+    server.release_idle_buffers();
+    server.recv(&bytes[5_000..]);
+    assert_eq!(
+        server.poll_message().unwrap(),
+        Some(Message::Binary(vec![1u8; 10_000].into()))
+    );
+}

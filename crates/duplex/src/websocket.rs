@@ -6,6 +6,7 @@ use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 use std::time::Duration;
 
+use bytes::BytesMut;
 use duplex_proto::deflate::DeflateParams;
 use duplex_proto::{CloseCode, CloseStatus, Config, Connection, Message, Role, MAX_HEADER_LEN};
 use futures_core::Stream;
@@ -56,9 +57,9 @@ pub struct WebSocket<S> {
     close_deadline: Option<Pin<Box<Sleep>>>,
     /// The stream has ended: the transport is shut down or abandoned.
     finished: bool,
-    /// The read buffer was grown for a large frame, so between messages it
-    /// may be worth reading into directly (see `poll_read_more`).
-    large_read_buffer: bool,
+    /// How large a buffer to read into between messages, when large frames
+    /// have been arriving (0: read onto the stack). See `poll_read_more`.
+    direct_read: usize,
 }
 
 impl<S> std::fmt::Debug for WebSocket<S> {
@@ -95,7 +96,7 @@ where
             close_timeout: DEFAULT_CLOSE_TIMEOUT,
             close_deadline: None,
             finished: false,
-            large_read_buffer: false,
+            direct_read: 0,
         }
     }
 
@@ -253,26 +254,45 @@ where
         let wanted = self.conn.bytes_wanted();
         let buf = self.conn.read_buffer();
         if buf.is_empty() && wanted == 0 {
-            // Between messages. A buffer that earlier large messages left
-            // behind, and that no message still uses, is read into directly
-            // (the whole of it: a 64 KiB message then arrives in one read,
-            // with no copy); otherwise the bytes land on the stack first.
-            if !(self.large_read_buffer && buf.try_reclaim(IDLE_READ)) {
+            // Between messages. While large frames are arriving, a buffer
+            // of the size they needed is read into directly (a 64 KiB
+            // message then arrives in one read, with no copy): the one left
+            // over when no message still uses it, or a fresh one. Otherwise
+            // the bytes land on the stack first.
+            if self.direct_read == 0 {
                 // Uninitialized: zeroing 8 KiB on every read costs more than the parsing.
                 let mut stack = [const { std::mem::MaybeUninit::<u8>::uninit() }; IDLE_READ];
                 let mut read_buf = ReadBuf::uninit(&mut stack);
-                ready!(Pin::new(&mut self.io).poll_read(cx, &mut read_buf))?;
+                if Pin::new(&mut self.io)
+                    .poll_read(cx, &mut read_buf)?
+                    .is_pending()
+                {
+                    self.conn.release_idle_buffers();
+                    return Poll::Pending;
+                }
                 let n = read_buf.filled().len();
                 self.conn.recv(read_buf.filled());
                 return Poll::Ready(Ok(n));
             }
-        } else if buf.capacity() - buf.len() < wanted.clamp(MAX_HEADER_LEN, MAX_FRAME_RESERVE) {
+            if !buf.try_reclaim(self.direct_read) {
+                *buf = BytesMut::with_capacity(self.direct_read);
+            }
+            let read = tokio_util::io::poll_read_buf(Pin::new(&mut self.io), cx, buf);
+            match read {
+                Poll::Pending => self.conn.release_idle_buffers(),
+                // A small read: large frames have stopped coming.
+                Poll::Ready(Ok(n)) if n < IDLE_READ => self.direct_read = 0,
+                Poll::Ready(_) => {}
+            }
+            return read;
+        }
+        if buf.capacity() - buf.len() < wanted.clamp(MAX_HEADER_LEN, MAX_FRAME_RESERVE) {
             // Grow only when the free space cannot take the rest of the
             // frame in progress (or of a cut header): growing moves the bytes
             // already received, most of a 64 KiB frame when its last
             // segment is still on the way.
             buf.reserve(wanted.clamp(FRAME_READ, MAX_FRAME_RESERVE));
-            self.large_read_buffer = true;
+            self.direct_read = buf.capacity().min(MAX_FRAME_RESERVE);
         }
         tokio_util::io::poll_read_buf(Pin::new(&mut self.io), cx, buf)
     }

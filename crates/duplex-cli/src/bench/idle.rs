@@ -1,8 +1,10 @@
 //! Idle mode: what an open connection costs the server in resident memory.
 //!
-//! Each connection completes the handshake and one 16-byte round trip (so
-//! every server has set up whatever a live connection needs), then all sit
-//! idle while the server's `VmRSS` is read.
+//! Each connection completes the handshake and one round trip of `--size`
+//! bytes (16 by default: so every server has set up whatever a live
+//! connection needs; larger, to see whether a server keeps the buffers a
+//! large message needed), then all sit idle while the server's `VmRSS` is
+//! read.
 
 use std::time::Duration;
 
@@ -17,8 +19,6 @@ use super::proc::Pid;
 use super::wire::{self, Outgoing, SEQ_LEN};
 use super::{seconds, BenchArgs, Target};
 
-/// Bytes of the one message each connection exchanges.
-const TOUCH_SIZE: usize = 16;
 /// Bound on opening one connection and its round trip.
 const OPEN_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -50,7 +50,7 @@ pub async fn run(args: &BenchArgs, target: &Target) -> Result<IdleReport> {
     let started = std::time::Instant::now();
     let opened: Vec<Result<TcpStream>> = futures_util::stream::iter(0..args.connections)
         .map(|id| async move {
-            tokio::time::timeout(OPEN_TIMEOUT, open_and_touch(id, target))
+            tokio::time::timeout(OPEN_TIMEOUT, open_and_touch(id, args.size, target))
                 .await
                 .context("timed out")?
         })
@@ -80,8 +80,8 @@ pub async fn run(args: &BenchArgs, target: &Target) -> Result<IdleReport> {
     Ok(report)
 }
 
-/// Opens one connection and makes one round trip on it.
-async fn open_and_touch(id: usize, target: &Target) -> Result<TcpStream> {
+/// Opens one connection and makes one round trip of `size` bytes on it.
+async fn open_and_touch(id: usize, size: usize, target: &Target) -> Result<TcpStream> {
     let (mut tcp, mut buf) = wire::open(
         &target.host,
         target.port,
@@ -89,7 +89,7 @@ async fn open_and_touch(id: usize, target: &Target) -> Result<TcpStream> {
         &target.resource,
     )
     .await?;
-    let payload = wire::payload(id, TOUCH_SIZE);
+    let payload = wire::payload(id, size);
     let mut frame = Vec::new();
     Outgoing::new(&payload, rand::random()).append(0, &mut frame);
     tcp.write_all(&frame).await?;
@@ -122,6 +122,7 @@ impl IdleReport {
             "mode": "idle",
             "label": args.label,
             "connections": self.connections,
+            "size": args.size,
             "open_seconds": (self.open_time.as_secs_f64() * 1000.0).round() / 1000.0,
             "server_rss_before_kib": self.server_before,
             "server_rss_after_kib": self.server_after,

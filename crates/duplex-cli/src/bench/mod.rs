@@ -41,7 +41,8 @@ pub struct BenchArgs {
     /// Connections (subscribers in fanout mode).
     #[arg(short = 'c', long, default_value_t = 100)]
     connections: usize,
-    /// Payload bytes of each message (at least 8: the sequence number).
+    /// Payload bytes of each message (at least 8: the sequence number); in
+    /// idle mode, of the one round trip each connection makes.
     #[arg(short = 's', long, default_value_t = 16)]
     size: usize,
     /// Messages in flight per connection (1: ping-pong).
