@@ -168,12 +168,13 @@ fn upgrade(
                 .get(http::header::ORIGIN)
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_string);
-            tokio::spawn(async move {
-                match websocket.await {
-                    Ok(ws) => session::run(hub, key, query, ws).await,
-                    Err(e) => tracing::debug!(%peer, "upgrade failed: {e}"),
-                }
-            });
+            let upgraded = async move {
+                websocket
+                    .await
+                    .map_err(|e| tracing::debug!(%peer, "upgrade failed: {e}"))
+                    .ok()
+            };
+            tokio::spawn(session::run(hub, key, query, upgraded));
             response
         }
         Err(e) => {

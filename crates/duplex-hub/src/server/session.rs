@@ -15,7 +15,6 @@ use std::time::Duration;
 use duplex::{CloseCode, Message, WebSocket};
 use futures_util::StreamExt;
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use crate::auth::{self, PresenceMember, SocketId, UserData};
@@ -23,8 +22,8 @@ use crate::channel::{self, ChannelKind};
 use crate::protocol::{ClientMessage, ErrorCode, Frame, ServerMessage};
 
 use super::app_state::{AppState, ConnectionSlot, SubscribeError};
-use super::conn::{CloseOrder, Closer, ConnHandle, Outbound};
-use super::hub::Hub;
+use super::conn::{CloseOrder, Closer, ConnHandle, Outbound, Outbox};
+use super::hub::{Hub, ProcessSlot};
 use super::webhook::WebhookEventData;
 
 /// Frames written per batch before flushing.
@@ -65,8 +64,44 @@ impl ConnectQuery {
     }
 }
 
-/// Runs a Pusher session on an accepted WebSocket for the app with `key`.
-pub async fn run<S>(hub: Arc<Hub>, key: String, query: ConnectQuery, mut ws: WebSocket<S>)
+/// Runs a Pusher session for the app with `key` on the WebSocket that
+/// `upgrade` gives (the HTTP upgrade completing), once it is admitted.
+///
+/// Not an `async fn`: the upgrade and the admission (checks, the adapter's
+/// quota) run in a boxed future that takes the arguments at once, so that
+/// the session's task, which lives as long as the connection, carries
+/// neither their state nor a second copy of the WebSocket (an `async fn`
+/// keeps its arguments' slots, and a value moved out of a local keeps the
+/// local's, for the whole await that follows).
+pub fn run<S, U>(
+    hub: Arc<Hub>,
+    key: String,
+    query: ConnectQuery,
+    upgrade: U,
+) -> impl std::future::Future<Output = ()>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+    U: std::future::Future<Output = Option<WebSocket<S>>>,
+{
+    let admission = Box::pin(async move {
+        let ws = upgrade.await?;
+        admit(hub, key, query, ws).await
+    });
+    async move {
+        if let Some((mut session, rx, closer)) = admission.await {
+            session.run(rx, closer).await;
+        }
+    }
+}
+
+/// Checks the app, the query and the limits; refuses the connection (and
+/// returns `None`) or returns the session ready to run.
+async fn admit<S>(
+    hub: Arc<Hub>,
+    key: String,
+    query: ConnectQuery,
+    mut ws: WebSocket<S>,
+) -> Option<(Session<S>, Outbox, Arc<Closer>)>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
@@ -89,26 +124,31 @@ where
     };
     let app = match checked {
         Ok(app) => app,
-        Err((code, reason)) => return refuse_connection(&hub, ws, code, &reason).await,
+        Err((code, reason)) => {
+            refuse_connection(&hub, ws, code, &reason).await;
+            return None;
+        }
     };
-    let Some(_process_slot) = hub.try_connect() else {
-        return refuse_connection(
+    let Some(process_slot) = hub.try_connect() else {
+        refuse_connection(
             &hub,
             ws,
             ErrorCode::OverCapacity.code(),
             "Server is over capacity",
         )
         .await;
+        return None;
     };
     let Some(app_slot) = hub.adapter.connect(&app).await else {
         let code = ErrorCode::OverConnectionQuota.code();
-        return refuse_connection(&hub, ws, code, "Application is over connection quota").await;
+        refuse_connection(&hub, ws, code, "Application is over connection quota").await;
+        return None;
     };
     let socket_id = SocketId::generate();
     let drops = hub.metrics.send_queue_drops.clone();
     let (handle, rx, closer) =
         ConnHandle::new(socket_id.clone(), hub.config.send_queue_frames, drops);
-    let mut session = Session {
+    let session = Session {
         activity_timeout: Duration::from_secs(hub.config.activity_timeout.into()),
         pong_timeout: Duration::from_secs(hub.config.pong_timeout.into()),
         signin_deadline: app
@@ -127,8 +167,9 @@ where
         user: None,
         last_seen: Instant::now(),
         ping_sent: None,
+        _process_slot: process_slot,
     };
-    session.run(rx, closer).await;
+    Some((session, rx, closer))
 }
 
 async fn refuse_connection<S>(hub: &Hub, mut ws: WebSocket<S>, code: u16, reason: &str)
@@ -180,6 +221,9 @@ struct Session<S> {
     rate: TokenBucket,
     /// Frames of any kind allowed per second.
     message_rate: TokenBucket,
+    /// The connection's place under the process-wide limit, released when
+    /// the session is dropped.
+    _process_slot: ProcessSlot,
 }
 
 /// What ends a turn of the loop.
@@ -193,7 +237,7 @@ impl<S> Session<S>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    async fn run(&mut self, mut rx: mpsc::Receiver<Outbound>, closer: Arc<Closer>) {
+    async fn run(&mut self, mut rx: Outbox, closer: Arc<Closer>) {
         let established = ServerMessage::ConnectionEstablished {
             socket_id: &self.socket_id,
             activity_timeout: self.hub.config.activity_timeout,
@@ -216,13 +260,13 @@ where
                     code: ErrorCode::ReconnectImmediately.code(),
                     reason: "Server is shutting down".into(),
                 }),
-                frame = rx.recv() => match frame {
-                    Some(frame) => self.write_queued(frame, &mut rx, &closer).await,
-                    None => Step::End,
-                },
+                frame = rx.recv() => self.write_queued(frame, &mut rx, &closer).await,
                 message = self.ws.next() => match message {
                     None => Step::End,
-                    Some(Ok(message)) => self.on_message(message).await,
+                    // Boxed (as are `close` and `cleanup`): handling a
+                    // message can await the adapter, and inline its state
+                    // would be carried by every idle connection's task.
+                    Some(Ok(message)) => Box::pin(self.on_message(message)).await,
                     Some(Err(e)) => {
                         tracing::debug!(socket_id = %self.socket_id, "connection error: {e}");
                         Step::Continue // the stream ends after reporting the close
@@ -234,12 +278,12 @@ where
                 Step::Continue => {}
                 Step::End => break,
                 Step::Close(order) => {
-                    self.close(order).await;
+                    Box::pin(self.close(order)).await;
                     break;
                 }
             }
         }
-        self.cleanup().await;
+        Box::pin(self.cleanup()).await;
     }
 
     fn next_deadline(&self) -> Instant {
@@ -279,12 +323,7 @@ where
 
     /// Writes `first` and whatever else is queued, then flushes; a close
     /// order interrupts a flush that a slow client holds up.
-    async fn write_queued(
-        &mut self,
-        first: Outbound,
-        rx: &mut mpsc::Receiver<Outbound>,
-        closer: &Closer,
-    ) -> Step {
+    async fn write_queued(&mut self, first: Outbound, rx: &mut Outbox, closer: &Closer) -> Step {
         let mut frame = Some(first);
         let mut count = 0;
         while let Some(outbound) = frame.take() {
@@ -299,7 +338,7 @@ where
             }
             count += 1;
             if count < WRITE_BATCH {
-                frame = rx.try_recv().ok();
+                frame = rx.try_recv();
             }
         }
         tokio::select! {

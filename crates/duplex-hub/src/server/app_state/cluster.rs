@@ -384,17 +384,15 @@ mod tests {
     use std::sync::atomic::AtomicU64;
     use std::sync::Arc;
 
-    use tokio::sync::mpsc;
-
     use super::*;
-    use crate::server::conn::Outbound;
+    use crate::server::conn::Outbox;
     use crate::AppConfig;
 
     fn app() -> AppState {
         AppState::new(AppConfig::new("1", "key", "secret"), None, 4)
     }
 
-    fn conn() -> (ConnHandle, mpsc::Receiver<Outbound>) {
+    fn conn() -> (ConnHandle, Outbox) {
         let (handle, rx, _closer) =
             ConnHandle::new(SocketId::generate(), 64, Arc::new(AtomicU64::new(0)));
         (handle, rx)
@@ -405,9 +403,9 @@ mod tests {
     }
 
     /// The events queued so far, as (event, user_id or data) pairs.
-    fn drain(rx: &mut mpsc::Receiver<Outbound>) -> Vec<String> {
+    fn drain(rx: &mut Outbox) -> Vec<String> {
         let mut out = Vec::new();
-        while let Ok(outbound) = rx.try_recv() {
+        while let Some(outbound) = rx.try_recv() {
             let v: serde_json::Value = serde_json::from_str(outbound.frame.as_str()).unwrap();
             out.push(v["event"].as_str().unwrap().to_string());
         }
@@ -485,7 +483,7 @@ mod tests {
             },
         );
         // One subscription_succeeded with ann and bob, and no member events.
-        let frames: Vec<_> = std::iter::from_fn(|| rx_a.try_recv().ok()).collect();
+        let frames: Vec<_> = std::iter::from_fn(|| rx_a.try_recv()).collect();
         assert_eq!(frames.len(), 1);
         let v: serde_json::Value = serde_json::from_str(frames[0].frame.as_str()).unwrap();
         let data: serde_json::Value = serde_json::from_str(v["data"].as_str().unwrap()).unwrap();

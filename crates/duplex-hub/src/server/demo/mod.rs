@@ -443,11 +443,7 @@ mod tests {
     fn hub_with_member(
         channel: &str,
         user_id: &str,
-    ) -> (
-        Arc<Hub>,
-        SocketId,
-        tokio::sync::mpsc::Receiver<super::super::conn::Outbound>,
-    ) {
+    ) -> (Arc<Hub>, SocketId, super::super::conn::Outbox) {
         let mut config = crate::server::ServerConfig::default();
         config
             .apps
@@ -465,10 +461,8 @@ mod tests {
         (hub, socket_id, rx)
     }
 
-    fn events(
-        rx: &mut tokio::sync::mpsc::Receiver<super::super::conn::Outbound>,
-    ) -> Vec<serde_json::Value> {
-        std::iter::from_fn(|| rx.try_recv().ok())
+    fn events(rx: &mut super::super::conn::Outbox) -> Vec<serde_json::Value> {
+        std::iter::from_fn(|| rx.try_recv())
             .map(|outbound| serde_json::from_str(outbound.frame.as_str()).unwrap())
             .collect()
     }
