@@ -145,15 +145,16 @@ def fanout_section(rows):
         r = row["result"]
         cells.setdefault((r["subscribers"], r["rate"]), []).append(r)
     out = ["", "### Fan-out through `duplex serve` (HTTP API publish → subscribers)", "",
-           "| subscribers × events/s asked | publishes/s | deliveries/s | per server CPU-s | p50 µs | p99 µs | lost | every repeat (deliveries/s) |",
-           "|---|--:|--:|--:|--:|--:|--:|---|"]
+           "| subscribers × events/s asked | publishes/s | deliveries/s | per server CPU-s | p50 µs | p99 µs | lost | server KiB per subscriber | every repeat (deliveries/s) |",
+           "|---|--:|--:|--:|--:|--:|--:|--:|---|"]
     for (subs, rate), runs in sorted(cells.items()):
         every = " · ".join(f"{r['deliveries_per_s']:.0f}" for r in runs)
         out.append(f"| {subs} × {rate} | {fmt(median(r['publish_per_s'] for r in runs))} | "
                    f"{fmt(median(r['deliveries_per_s'] for r in runs))} | "
                    f"{fmt(median(r['deliveries_per_server_cpu_s'] for r in runs))} | "
                    f"{fmt(median(r['latency_p50_us'] for r in runs))} | {fmt(median(r['latency_p99_us'] for r in runs))} | "
-                   f"{sum(r['lost'] for r in runs)} | {every} |")
+                   f"{sum(r['lost'] for r in runs)} | "
+                   f"{fmt(median(r.get('server_kib_per_subscriber') for r in runs), 2)} | {every} |")
     return out
 
 

@@ -1,7 +1,9 @@
 //! Fanout mode: subscribers on one channel of `duplex serve`, events
 //! published through its HTTP API, and the time from publish to receipt.
 //! With `--node-url`, the subscribers are spread over a cluster's nodes and
-//! every event crosses from the publishing node to the others.
+//! every event crosses from the publishing node to the others. With
+//! `--server-pid`, also the servers' CPU time in the window and their RSS
+//! per subscriber (read once all are subscribed, before any event).
 //!
 //! Each event's data is `"{seq} {micros}"`: its number and when the
 //! publisher sent it, in microseconds since the run started (one clock: the
@@ -86,6 +88,11 @@ pub struct FanoutReport {
     self_cpu: Option<Duration>,
     /// The server's CPU time in the window.
     server_cpu: Option<Duration>,
+    /// The servers' RSS before the subscribers connected, KiB.
+    server_rss_before: Option<u64>,
+    /// The servers' RSS with every subscriber subscribed (before any
+    /// event), KiB.
+    server_rss_subscribed: Option<u64>,
 }
 
 /// Subscribes, publishes at the rate asked for, and measures deliveries.
@@ -112,6 +119,14 @@ pub async fn run(args: &BenchArgs, target: &Target, nodes: &[Target]) -> Result<
             )
         })
         .collect();
+    let servers: Vec<Pid> = args.server_pid.iter().copied().map(Pid::Other).collect();
+    let server_rss = || -> Option<u64> {
+        if servers.is_empty() {
+            return None;
+        }
+        servers.iter().map(|p| p.rss_kib()).sum()
+    };
+    let server_rss_before = server_rss();
     let subscribers: Vec<_> = futures_util::stream::iter(0..args.connections)
         .map(|i| {
             let url = &urls[i % urls.len()];
@@ -128,6 +143,7 @@ pub async fn run(args: &BenchArgs, target: &Target, nodes: &[Target]) -> Result<
             .with_context(|| format!("subscriber {} of {}", i + 1, args.connections))?;
         sockets.push(socket);
     }
+    let server_rss_subscribed = server_rss();
     let mut publisher = Publisher::connect(target, args, secret).await?;
 
     let local = LocalSet::new();
@@ -137,7 +153,6 @@ pub async fn run(args: &BenchArgs, target: &Target, nodes: &[Target]) -> Result<
             for (id, ws) in sockets.into_iter().enumerate() {
                 tasks.spawn_local(receive(id, ws, shared.clone()));
             }
-            let servers: Vec<Pid> = args.server_pid.iter().copied().map(Pid::Other).collect();
             let server_cpu_now = || -> Option<Duration> {
                 if servers.is_empty() {
                     return None;
@@ -194,6 +209,8 @@ pub async fn run(args: &BenchArgs, target: &Target, nodes: &[Target]) -> Result<
                 reordered,
                 self_cpu,
                 server_cpu,
+                server_rss_before,
+                server_rss_subscribed,
             })
         })
         .await
@@ -380,6 +397,11 @@ impl FanoutReport {
             "latency_max_us": micros(self.latency.max()),
             "self_cpu_s": cpu(self.self_cpu),
             "server_cpu_s": cpu(self.server_cpu),
+            "server_rss_before_kib": self.server_rss_before,
+            "server_rss_subscribed_kib": self.server_rss_subscribed,
+            "server_kib_per_subscriber": self.server_rss_before.zip(self.server_rss_subscribed).map(|(b, a)| {
+                ((a as f64 - b as f64) / args.connections as f64 * 100.0).round() / 100.0
+            }),
             "deliveries_per_server_cpu_s": self.server_cpu.filter(|d| !d.is_zero()).map(|d| (self.deliveries as f64 / d.as_secs_f64()).round()),
         })
     }
