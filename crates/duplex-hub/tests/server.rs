@@ -675,6 +675,27 @@ async fn silent_clients_are_pinged_then_closed_with_4201() {
 }
 
 #[tokio::test]
+async fn active_clients_are_not_pinged_until_they_fall_silent() {
+    let server = TestServer::start(|c| {
+        c.activity_timeout = 1;
+        c.pong_timeout = 1;
+    })
+    .await;
+    let (mut ws, _) = server.connect().await;
+    // Twice the activity timeout, always active: every message from the
+    // server is the pong to our ping, never a ping of its own.
+    for _ in 0..7 {
+        send_json(&mut ws, json!({"event": "pusher:ping", "data": {}})).await;
+        assert_eq!(next_json(&mut ws).await["event"], "pusher:pong");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    // Silent from here: pinged, then closed for not answering.
+    assert_eq!(next_json(&mut ws).await["event"], "pusher:ping");
+    assert_eq!(close_code(&mut ws).await.0, 4201);
+    server.stop().await;
+}
+
+#[tokio::test]
 async fn a_client_that_does_not_read_is_dropped_with_4100() {
     let server = TestServer::start(|c| c.send_queue_frames = 8).await;
     let (mut slow, _) = server.connect().await;

@@ -251,8 +251,16 @@ where
                 "Server is shutting down",
             );
         }
+        // One timer for the connection's life, moved only when needed: a
+        // later deadline (the client was active) is left for the timer to
+        // find when it fires early, so a busy connection does not re-arm it
+        // on every message.
+        let mut timer = Box::pin(tokio::time::sleep_until(self.next_deadline()));
         loop {
             let deadline = self.next_deadline();
+            if deadline < timer.deadline() || timer.is_elapsed() {
+                timer.as_mut().reset(deadline);
+            }
             let step = tokio::select! {
                 biased;
                 order = closer.closed() => Step::Close(order),
@@ -272,7 +280,7 @@ where
                         Step::Continue // the stream ends after reporting the close
                     }
                 },
-                _ = tokio::time::sleep_until(deadline) => self.on_timer().await,
+                () = timer.as_mut() => self.on_timer().await,
             };
             match step {
                 Step::Continue => {}
