@@ -40,6 +40,11 @@ pub const IO_READ_BUFFER: u8 = 0x10;
 /// `advance_transmit` calls (vectored writes) instead of `poll_transmit`.
 pub const IO_VECTORED: u8 = 0x20;
 
+/// In the count byte: after each piece, once its messages are polled, let
+/// the connection release its idle buffers (as a driver does when a read
+/// would block).
+pub const IO_RELEASE_IDLE: u8 = 0x40;
+
 /// A frame-target input: the options byte, the I/O flags of the count byte
 /// and the wire bytes in pieces.
 pub struct FrameInput<'a> {
@@ -73,7 +78,7 @@ pub fn split_input(data: &[u8]) -> FrameInput<'_> {
     chunks.push(wire);
     FrameInput {
         opts,
-        io: data.get(1).map_or(0, |b| b & (IO_READ_BUFFER | IO_VECTORED)),
+        io: data.get(1).map_or(0, |b| b & (IO_READ_BUFFER | IO_VECTORED | IO_RELEASE_IDLE)),
         chunks,
     }
 }
@@ -215,6 +220,9 @@ pub fn run_connection(
         h.poll();
         if opts & OPT_DRAIN_EACH != 0 {
             h.drain();
+        }
+        if io & IO_RELEASE_IDLE != 0 {
+            h.conn.release_idle_buffers();
         }
     }
     h.drain();
