@@ -652,13 +652,18 @@ async fn a_bad_signin_is_closed_with_4009() {
     server.stop().await;
 }
 
-#[tokio::test]
-async fn silent_clients_are_pinged_then_closed_with_4201() {
-    let server = TestServer::start(|c| {
+/// A server that pings after one silent second and waits one for the pong.
+async fn with_one_second_timeouts() -> TestServer {
+    TestServer::start(|c| {
         c.activity_timeout = 1;
         c.pong_timeout = 1;
     })
-    .await;
+    .await
+}
+
+#[tokio::test]
+async fn silent_clients_are_pinged_then_closed_with_4201() {
+    let server = with_one_second_timeouts().await;
     let (mut ws, _) = server.connect().await;
     assert_eq!(next_json(&mut ws).await["event"], "pusher:ping");
     assert_eq!(close_code(&mut ws).await.0, 4201);
@@ -676,11 +681,7 @@ async fn silent_clients_are_pinged_then_closed_with_4201() {
 
 #[tokio::test]
 async fn active_clients_are_not_pinged_until_they_fall_silent() {
-    let server = TestServer::start(|c| {
-        c.activity_timeout = 1;
-        c.pong_timeout = 1;
-    })
-    .await;
+    let server = with_one_second_timeouts().await;
     let (mut ws, _) = server.connect().await;
     // Twice the activity timeout, always active: every message from the
     // server is the pong to our ping, never a ping of its own.
