@@ -37,6 +37,12 @@ pub struct Config {
     pub auto_pong: bool,
     /// permessage-deflate (RFC 7692) settings; `None` turns it off.
     pub deflate: Option<DeflateConfig>,
+    /// Most bytes an idle connection keeps in each of its read and staging
+    /// buffers ([`Connection::release_idle_buffers`](crate::Connection::release_idle_buffers)):
+    /// larger ones are freed when the connection goes idle. Smaller ones are
+    /// kept so that exchanging small messages does not allocate for each.
+    /// Default 4 KiB; 0 frees every buffer when idle.
+    pub idle_buffer_keep: usize,
 }
 
 impl Default for Config {
@@ -49,6 +55,7 @@ impl Default for Config {
             max_send_frame_size: usize::MAX,
             auto_pong: true,
             deflate: None,
+            idle_buffer_keep: 4 << 10,
         }
     }
 }
@@ -93,6 +100,12 @@ impl Config {
     /// Sets [`deflate`](Self::deflate).
     pub fn deflate(mut self, deflate: Option<DeflateConfig>) -> Self {
         self.deflate = deflate;
+        self
+    }
+
+    /// Sets [`idle_buffer_keep`](Self::idle_buffer_keep).
+    pub fn idle_buffer_keep(mut self, bytes: usize) -> Self {
+        self.idle_buffer_keep = bytes;
         self
     }
 }

@@ -19,10 +19,6 @@ use crate::Role;
 /// copied into the output buffer (servers only: clients must mask).
 const ZERO_COPY_MIN: usize = 2048;
 
-/// The most memory [`Connection::release_idle_buffers`] leaves in each of
-/// the read and staging buffers of an idle connection.
-pub const KEEP_IDLE_BUFFER: usize = 4096;
-
 /// The WebSocket connection state machine (RFC 6455 §5–§7), without I/O.
 ///
 /// A [`Connection`] is fed the bytes that arrive from the peer and hands back
@@ -239,24 +235,25 @@ impl Connection {
     /// Frees what an idle connection does not need to hold: the read buffer
     /// when it is empty, and the staging buffer for outgoing frames when
     /// nothing is queued, unless they are small (up to
-    /// [`KEEP_IDLE_BUFFER`] bytes, kept so that a connection exchanging
-    /// small messages does not allocate for each one).
+    /// [`Config::idle_buffer_keep`] bytes, kept so that a connection
+    /// exchanging small messages does not allocate for each one).
     ///
     /// A driver calls this when the transport has nothing more to read for
     /// now, i.e. just before it waits. A read buffer still shared with a
     /// message the application holds is let go of too: the message keeps
     /// the memory alive only as long as the application keeps the message.
     pub fn release_idle_buffers(&mut self) {
+        let keep_at_most = self.config.idle_buffer_keep;
         if self.read_buf.is_empty() {
             // `try_reclaim` takes the whole allocation back when no message
             // shares it any more (its capacity is then the allocation's), and
             // fails while one does, or when there is no allocation at all.
-            let keep = self.read_buf.try_reclaim(1) && self.read_buf.capacity() <= KEEP_IDLE_BUFFER;
+            let keep = self.read_buf.try_reclaim(1) && self.read_buf.capacity() <= keep_at_most;
             if !keep {
                 self.read_buf = BytesMut::new();
             }
         }
-        if self.buffered == 0 && self.staging.capacity() > KEEP_IDLE_BUFFER {
+        if self.buffered == 0 && self.staging.capacity() > keep_at_most {
             self.staging = BytesMut::new();
         }
     }

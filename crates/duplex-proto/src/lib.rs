@@ -45,7 +45,7 @@ mod utf8;
 
 pub use close::{CloseCode, CloseFrame, MAX_CLOSE_REASON};
 pub use config::Config;
-pub use connection::{CloseStatus, Connection, Stats, KEEP_IDLE_BUFFER};
+pub use connection::{CloseStatus, Connection, Stats};
 pub use error::{Error, ProtocolError};
 pub use frame::{FrameHeader, OpCode, MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN};
 pub use mask::apply_mask;

@@ -559,7 +559,7 @@ fn idle_connection_keeps_a_small_read_buffer() {
     server.release_idle_buffers();
     let kept = server.read_buffer().capacity();
     assert!(
-        kept > 0 && kept <= duplex_proto::KEEP_IDLE_BUFFER,
+        kept > 0 && kept <= Config::default().idle_buffer_keep,
         "kept {kept}"
     );
 }
@@ -580,6 +580,17 @@ fn a_message_the_application_holds_outlives_the_released_buffer() {
         server.poll_message().unwrap(),
         Some(Message::Text("again".into()))
     );
+}
+
+#[test]
+fn idle_buffer_keep_zero_frees_even_a_small_buffer() {
+    let (mut client, _) = pair();
+    let mut server = Connection::new(Role::Server, Config::default().idle_buffer_keep(0), None);
+    client.send(Message::Text("hi".into())).unwrap();
+    pump(&mut client, &mut server);
+    drop(server.poll_message().unwrap().expect("a message"));
+    server.release_idle_buffers();
+    assert_eq!(server.read_buffer().capacity(), 0);
 }
 
 #[test]

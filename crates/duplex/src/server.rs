@@ -114,9 +114,15 @@ impl Acceptor {
     where
         S: AsyncRead + AsyncWrite + Unpin,
     {
-        // Boxed as a whole: the `Handshake` between the two steps is several
-        // times the size of a `WebSocket` (see `handshake`).
-        Box::pin(async move { self.handshake(stream).await?.accept().await }).await
+        // Boxed as a whole (one allocation; the unboxed steps inside): the
+        // `Handshake` between the two steps is several times the size of a
+        // `WebSocket` (see `handshake`).
+        Box::pin(async move {
+            let handshake = self.read_handshake(stream).await?;
+            let answer = handshake.default_answer();
+            handshake.respond(answer).await
+        })
+        .await
     }
 
     /// Reads and checks the request, without answering yet, so the
@@ -233,12 +239,17 @@ where
     /// Accepts, choosing the client's most preferred subprotocol that the
     /// acceptor speaks (or none).
     pub async fn accept(self) -> Result<WebSocket<S>> {
-        let subprotocol = self.acceptor.choose_subprotocol(&self.request);
-        self.accept_with(Accept {
-            subprotocol,
+        let answer = self.default_answer();
+        self.accept_with(answer).await
+    }
+
+    /// The client's most preferred subprotocol that the acceptor speaks,
+    /// no extra headers.
+    fn default_answer(&self) -> Accept {
+        Accept {
+            subprotocol: self.acceptor.choose_subprotocol(&self.request),
             headers: Vec::new(),
-        })
-        .await
+        }
     }
 
     /// Accepts with the given answer.
