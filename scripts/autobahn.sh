@@ -7,15 +7,13 @@
 # Uses target/debug/duplex (build it first: cargo build -p duplex-cli). Picks a free
 # loopback port, starts what it needs and stops it by PID. Reports go to
 # target/autobahn-reports/{server,client}. Extra arguments are passed to run.sh as the
-# case patterns, e.g. `scripts/autobahn.sh server '1.*,5.*'`.
-# Environment: DUPLEX_SHARED (default ../shared beside the repository) holds autobahn/;
-# AUTOBAHN_EXCLUDE / AUTOBAHN_TIMEOUT as in ../shared/autobahn/README.md.
+# case patterns, e.g. `scripts/autobahn.sh server '1.*,5.*'`. The suite itself is run by
+# tests/autobahn/run.sh, which installs it on first use (tests/autobahn/setup.sh).
+# Environment: AUTOBAHN_EXCLUDE, AUTOBAHN_TIMEOUT, AUTOBAHN_HOME as in tests/autobahn/README.md.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-shared="${DUPLEX_SHARED:-$root/../shared}"
-runner="$shared/autobahn/run.sh"
-[ -f "$runner" ] || { echo "autobahn.sh: $runner not found (set DUPLEX_SHARED)" >&2; exit 2; }
+runner="$root/tests/autobahn/run.sh"
 duplex="$root/target/debug/duplex"
 [ -x "$duplex" ] || { echo "autobahn.sh: build first: cargo build -p duplex-cli" >&2; exit 2; }
 export AUTOBAHN_TIMEOUT="${AUTOBAHN_TIMEOUT:-3000}"
