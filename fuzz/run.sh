@@ -31,11 +31,10 @@ export RUSTC_BOOTSTRAP=1
 sanitizer=${FUZZ_SANITIZER:-address}
 scratch=${FUZZ_SCRATCH:-$here/corpus-scratch}
 
-# Pinned: the version these scripts were tested with (~45 s to build on 2
+# scripts/setup installs it, pinned: the version these scripts were tested with (~45 s to build on 2
 # cores). libFuzzer itself is C++, built by libfuzzer-sys: needs c++ (g++).
 if ! cargo fuzz --version >/dev/null 2>&1; then
-    echo "fuzz: installing cargo-fuzz" >&2
-    cargo install cargo-fuzz --version 0.13.2 --locked >&2 || { echo "fuzz: cargo install cargo-fuzz failed" >&2; exit 2; }
+    "$here/../scripts/setup" fuzz >&2 || exit 2
 fi
 
 if [ $# -gt 0 ]; then

@@ -2,8 +2,8 @@
 # Runs the demo pages' end-to-end tests in headless Chromium (playwright-core
 # driving Debian's chromium package) against target/debug/duplex.
 #
-# Installs what is missing: chromium with apt-get (only when /usr/bin/chromium
-# is absent), web/node_modules with `npm ci`. Builds nothing: run
+# Installs what is missing (scripts/setup web: chromium with apt-get,
+# web/node_modules with `npm ci`). Builds nothing: run
 # `cargo build -p duplex-cli` first. Each test file starts its own
 # `duplex serve` on a free 127.0.0.1 port.
 #
@@ -26,18 +26,12 @@ if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
   echo "web tests: node (>= 20) and npm are required" >&2
   exit 2
 fi
-if [ ! -x "$chromium" ]; then
-  if [ "$chromium" != /usr/bin/chromium ]; then
+if [ ! -x "$chromium" ] || [ ! -d "$here/node_modules/playwright-core" ] || [ ! -d "$here/node_modules/pusher-js" ]; then
+  if [ "$chromium" != /usr/bin/chromium ] && [ ! -x "$chromium" ]; then
     echo "web tests: $chromium not found" >&2
     exit 2
   fi
-  echo "web tests: installing chromium (apt-get)" >&2
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends chromium fonts-dejavu-core >/dev/null
-fi
-if [ ! -d "$here/node_modules/playwright-core" ] || [ ! -d "$here/node_modules/pusher-js" ]; then
-  (cd "$here" && npm ci --no-audit --no-fund)
+  "$root/scripts/setup" web
 fi
 
 cd "$here"

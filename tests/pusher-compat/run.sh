@@ -49,7 +49,7 @@ if [[ " ${passes[*]} " == *" cluster "* || " ${passes[*]} " == *" mixed "* ]] &&
   exit 2
 fi
 if [ ! -d "$here/node_modules/pusher-js" ] || [ ! -d "$here/node_modules/pusher" ]; then
-  (cd "$here" && npm ci --no-audit --no-fund)
+  "$root/scripts/setup" pusher-compat
 fi
 
 files=()

@@ -7,7 +7,9 @@ const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const path = require('node:path');
 
-const vendored = fs.readFileSync(path.join(__dirname, '..', 'vendor', 'pusher.min.js'), 'utf8');
+// The demo pages live in the hub's crate, which embeds them.
+const VENDOR = path.join(__dirname, '..', '..', 'crates', 'duplex-hub', 'demo', 'vendor');
+const vendored = fs.readFileSync(path.join(VENDOR, 'pusher.min.js'), 'utf8');
 const pinned = require('../package.json').devDependencies['pusher-js'];
 
 test('vendor: pusher.min.js is the pinned pusher-js build, unmodified', () => {
@@ -19,7 +21,9 @@ test('vendor: pusher.min.js is the pinned pusher-js build, unmodified', () => {
   assert.match(header, new RegExp(`pusher-js@${pinned.replace(/\./g, '\\.')}`));
   assert.match(header, /Released under the MIT licence/);
   assert.match(original, /^\/\*! For license information please see pusher\.min\.js\.LICENSE\.txt \*\//);
-  const notice = fs.readFileSync(path.join(__dirname, '..', 'vendor', 'pusher.min.js.LICENSE.txt'), 'utf8');
+  const notice = fs.readFileSync(path.join(VENDOR, 'pusher.min.js.LICENSE.txt'), 'utf8');
   assert.match(notice, new RegExp(`Pusher JavaScript Library v${pinned.replace(/\./g, '\\.')}`));
-  assert.match(fs.readFileSync(path.join(__dirname, '..', 'vendor', 'LICENCE'), 'utf8'), /Permission is hereby granted/);
+  assert.match(fs.readFileSync(path.join(VENDOR, 'LICENCE'), 'utf8'), /Permission is hereby granted/);
+  const origin = fs.readFileSync(path.join(VENDOR, 'NOTICE'), 'utf8');
+  assert.match(origin, new RegExp(`pusher-js ${pinned.replace(/\./g, '\\.')}, from the npm registry`));
 });

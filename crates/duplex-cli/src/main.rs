@@ -11,13 +11,31 @@ mod serve;
 
 /// duplex: a WebSocket stack — real-time server, echo server, conformance client.
 #[derive(Debug, Parser)]
-#[command(name = "duplex", version, about)]
+#[command(name = "duplex", version, long_version = long_version(), about)]
 struct Cli {
     /// Log format: human-readable text or one JSON object per line.
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text, env = "DUPLEX_LOG_FORMAT")]
     log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
+}
+
+/// `duplex --version`: the version, then what this build can do: the Cargo
+/// features of the `duplex` library it was built with, and the built-in
+/// protocol extensions and cluster adapters.
+fn long_version() -> &'static str {
+    static TEXT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    TEXT.get_or_init(|| {
+        let features = if duplex::FEATURES.is_empty() {
+            "none".to_string()
+        } else {
+            duplex::FEATURES.join(", ")
+        };
+        format!(
+            "{}\nfeatures: {features}\nextensions: permessage-deflate\nadapters: memory, redis",
+            env!("CARGO_PKG_VERSION")
+        )
+    })
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]

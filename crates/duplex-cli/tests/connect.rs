@@ -760,3 +760,20 @@ fn interactive_session_on_a_terminal() {
         "history: {history:?}"
     );
 }
+
+#[test]
+fn version_names_the_version_and_the_features() {
+    let run = std::process::Command::new(env!("CARGO_BIN_EXE_duplex"))
+        .arg("--version")
+        .output()
+        .expect("run duplex --version");
+    assert!(run.status.success(), "{run:?}");
+    let text = String::from_utf8(run.stdout).unwrap();
+    let mut lines = text.lines();
+    assert_eq!(
+        lines.next(),
+        Some(concat!("duplex ", env!("CARGO_PKG_VERSION")))
+    );
+    assert_eq!(lines.next(), Some("features: tls, hyper"), "{text}");
+    assert!(text.contains("permessage-deflate"), "{text}");
+}

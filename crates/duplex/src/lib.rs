@@ -61,6 +61,21 @@ pub use stream::MaybeTlsStream;
 pub use url::WsUrl;
 pub use websocket::{WebSocket, DEFAULT_CLOSE_TIMEOUT};
 
+/// The Cargo features this build of the crate was compiled with, in the order
+/// they are declared: `"tls"` (`wss://` via rustls) and `"hyper"` (upgrades of
+/// hyper and axum requests). permessage-deflate is always built in.
+///
+/// ```
+/// # #[cfg(feature = "tls")]
+/// assert!(duplex::FEATURES.contains(&"tls"));
+/// ```
+pub const FEATURES: &[&str] = &[
+    #[cfg(feature = "tls")]
+    "tls",
+    #[cfg(feature = "hyper")]
+    "hyper",
+];
+
 pub use duplex_proto as proto;
 pub use duplex_proto::deflate::DeflateConfig;
 pub use duplex_proto::handshake::{Limits, Request, Response};

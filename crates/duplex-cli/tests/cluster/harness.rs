@@ -5,7 +5,7 @@
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use duplex::{Message, WebSocket};
@@ -41,6 +41,32 @@ fn free_port() -> u16 {
         .port()
 }
 
+/// The `redis-server` program (`$REDIS_SERVER`, default from `PATH`), checked
+/// once per test binary. When it cannot run, the first test to ask says why
+/// and how to install it; the others fail with a one-line pointer to that.
+fn redis_server() -> &'static str {
+    static FOUND: OnceLock<Result<String, String>> = OnceLock::new();
+    static TOLD: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    let found = FOUND.get_or_init(|| {
+        let program = std::env::var("REDIS_SERVER").unwrap_or_else(|_| "redis-server".into());
+        match Command::new(&program).arg("--version").output() {
+            Ok(out) if out.status.success() => Ok(program),
+            Ok(out) => Err(format!("`{program} --version` failed ({})", out.status)),
+            Err(e) => Err(format!("`{program}` cannot run ({e})")),
+        }
+    });
+    match found {
+        Ok(program) => program,
+        Err(why) if !TOLD.swap(true, std::sync::atomic::Ordering::SeqCst) => panic!(
+            "{why}: the cluster tests need a real Redis. Install it with \
+             `apt-get install redis-server` (scripts/setup does), or set REDIS_SERVER=path"
+        ),
+        Err(_) => {
+            panic!("redis-server is missing (reported once, by the first cluster test to fail)")
+        }
+    }
+}
+
 /// A `redis-server` process of this test.
 pub struct Redis {
     pub port: u16,
@@ -71,7 +97,7 @@ impl Redis {
 
     /// Starts (again) on the same port, with an empty data set.
     pub fn restart(&mut self) {
-        let child = Command::new("redis-server")
+        let child = Command::new(redis_server())
             .args([
                 "--port",
                 &self.port.to_string(),
@@ -87,12 +113,7 @@ impl Redis {
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .unwrap_or_else(|e| {
-                panic!(
-                    "cannot start redis-server ({e}): the cluster tests need a real Redis; \
-                     install it (apt-get install redis-server)"
-                )
-            });
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", redis_server()));
         self.child = Some(child);
         let deadline = Instant::now() + WAIT;
         while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {

@@ -1,4 +1,4 @@
-//! The demo's pages and assets, embedded in the binary from `web/`.
+//! The demo's pages and assets, embedded in the binary from the crate's `demo/` folder.
 //!
 //! Pages carry two placeholders the server fills in: `{{APP_KEY}}` (the
 //! key of the first configured app, which the demo uses) and
@@ -30,38 +30,38 @@ const HTML: &str = "text/html; charset=utf-8";
 const JS: &str = "text/javascript; charset=utf-8";
 const CSS: &str = "text/css; charset=utf-8";
 
-/// Every page and asset. Paths of `web/` are relative to this file.
+/// Every page and asset, from `demo/` (paths relative to this file).
 const ASSETS: &[Asset] = &[
-    page("/", include_bytes!("../../../../../web/index.html")),
+    page("/", include_bytes!("../../../demo/index.html")),
     page(
         "/leaderboard",
-        include_bytes!("../../../../../web/leaderboard.html"),
+        include_bytes!("../../../demo/leaderboard.html"),
     ),
-    page("/chat", include_bytes!("../../../../../web/chat.html")),
+    page("/chat", include_bytes!("../../../demo/chat.html")),
     file(
         "/assets/style.css",
         CSS,
-        include_bytes!("../../../../../web/style.css"),
+        include_bytes!("../../../demo/style.css"),
     ),
     file(
         "/assets/common.js",
         JS,
-        include_bytes!("../../../../../web/common.js"),
+        include_bytes!("../../../demo/common.js"),
     ),
     file(
         "/assets/leaderboard.js",
         JS,
-        include_bytes!("../../../../../web/leaderboard.js"),
+        include_bytes!("../../../demo/leaderboard.js"),
     ),
     file(
         "/assets/chat.js",
         JS,
-        include_bytes!("../../../../../web/chat.js"),
+        include_bytes!("../../../demo/chat.js"),
     ),
     file(
         "/assets/pusher.min.js",
         JS,
-        include_bytes!("../../../../../web/vendor/pusher.min.js"),
+        include_bytes!("../../../demo/vendor/pusher.min.js"),
     ),
 ];
 
