@@ -8,8 +8,8 @@
 //!    with another secret or an expired timestamp.
 #![no_main]
 
-use duplex_hub::api_auth::{ApiAuthError, ApiRequest};
-use duplex_hub::auth::Credentials;
+use duplex_pusher::api_auth::{ApiAuthError, ApiRequest};
+use duplex_pusher::auth::Credentials;
 use libfuzzer_sys::fuzz_target;
 
 const CREDENTIALS: Credentials<'static> = Credentials {

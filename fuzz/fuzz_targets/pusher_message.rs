@@ -5,9 +5,9 @@
 //! client event, which must parse back to the same event.
 #![no_main]
 
-use duplex_hub::auth::{self, Credentials, PresenceMember, SocketId, UserData};
-use duplex_hub::channel::validate_name;
-use duplex_hub::{ClientMessage, ServerMessage};
+use duplex_pusher::auth::{self, Credentials, PresenceMember, SocketId, UserData};
+use duplex_pusher::channel::validate_name;
+use duplex_pusher::{ClientMessage, ServerMessage};
 use libfuzzer_sys::fuzz_target;
 
 const CREDENTIALS: Credentials<'static> = Credentials {
@@ -51,7 +51,7 @@ fuzz_target!(|data: &[u8]| {
                     user_id: &member.user_id,
                     user_info: member.user_info.as_deref(),
                 }
-                .to_frame();
+                .encode();
                 let value = check_json(frame.as_str());
                 let data: serde_json::Value =
                     serde_json::from_str(value["data"].as_str().expect("data is a string")).expect("data is JSON");
@@ -63,7 +63,7 @@ fuzz_target!(|data: &[u8]| {
                 error: &format!("refused {channel:?}"),
                 status: 401,
             }
-            .to_frame();
+            .encode();
             assert_eq!(check_json(frame.as_str())["channel"].as_str(), Some(channel.as_str()));
         }
         ClientMessage::Unsubscribe { channel } => {
@@ -78,7 +78,7 @@ fuzz_target!(|data: &[u8]| {
                 if let Some(info) = &user.user_info {
                     assert!(info.get().starts_with('{') && info.get().len() <= MAX_USER_INFO);
                 }
-                let frame = ServerMessage::SigninSuccess { user_data: &user_data }.to_frame();
+                let frame = ServerMessage::SigninSuccess { user_data: &user_data }.encode();
                 check_json(frame.as_str());
             }
         }
@@ -92,7 +92,7 @@ fuzz_target!(|data: &[u8]| {
                 data: data.as_deref(),
                 user_id: None,
             }
-            .to_frame();
+            .encode();
             check_json(frame.as_str());
             let again = ClientMessage::parse(frame.as_str()).expect("a relayed event parses");
             assert_eq!(again, ClientMessage::ClientEvent { event, channel, data });

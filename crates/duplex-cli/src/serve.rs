@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use duplex_hub::server::{AdapterKind, Server, ServerConfig};
-use duplex_hub::AppConfig;
+use duplex_hub::{AdapterKind, Server, ServerConfig};
+use duplex_pusher::AppConfig;
 
 /// Options of `duplex serve`. Settings come from the config file, then the
 /// environment, then these flags.

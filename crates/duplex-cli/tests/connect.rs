@@ -496,12 +496,12 @@ fn pusher_mode_prints_published_events_as_json_lines() {
 
     // Publish through the HTTP API, signed as the SDKs do.
     let body = r#"{"name":"greeting","channel":"news","data":"{\"hello\":\"world\"}"}"#;
-    let credentials = duplex_hub::Credentials {
+    let credentials = duplex_pusher::Credentials {
         key: "duplex-key",
         secret: "s3cret",
     };
     let path = "/apps/duplex/events";
-    let query = duplex_hub::ApiRequest::signed_query(
+    let query = duplex_pusher::ApiRequest::signed_query(
         credentials,
         "POST",
         path,
@@ -585,13 +585,13 @@ fn pusher_auth_endpoint_signs_subscriptions() {
                 .unwrap_or_default()
                 .to_string()
         };
-        let socket_id = duplex_hub::SocketId::parse(&field("socket_id")).expect("socket_id");
+        let socket_id = duplex_pusher::SocketId::parse(&field("socket_id")).expect("socket_id");
         let channel = field("channel_name");
-        let credentials = duplex_hub::Credentials {
+        let credentials = duplex_pusher::Credentials {
             key: "duplex-key",
             secret: "s3cret",
         };
-        let token = duplex_hub::auth::channel_token(credentials, &socket_id, &channel, None);
+        let token = duplex_pusher::auth::channel_token(credentials, &socket_id, &channel, None);
         let body = format!("{{\"auth\":\"{token}\"}}");
         let _ = write!(
             tcp,

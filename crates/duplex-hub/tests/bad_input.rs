@@ -4,8 +4,8 @@
 
 use std::time::{Duration, Instant};
 
-use duplex_hub::server::{Server, ServerConfig};
-use duplex_hub::AppConfig;
+use duplex_hub::{Server, ServerConfig};
+use duplex_pusher::AppConfig;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::oneshot;
@@ -15,7 +15,7 @@ const WAIT: Duration = Duration::from_secs(10);
 
 struct Running {
     addr: std::net::SocketAddr,
-    hub: std::sync::Arc<duplex_hub::server::Hub>,
+    hub: std::sync::Arc<duplex_hub::Hub>,
     _stop: oneshot::Sender<()>,
 }
 
@@ -137,7 +137,7 @@ async fn open(addr: std::net::SocketAddr, extra_headers: &str) -> TcpStream {
     tcp
 }
 
-async fn wait_for_no_connections(hub: &duplex_hub::server::Hub, within: Duration) {
+async fn wait_for_no_connections(hub: &duplex_hub::Hub, within: Duration) {
     let start = Instant::now();
     while hub.connection_count() > 0 {
         assert!(

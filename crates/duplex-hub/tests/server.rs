@@ -5,11 +5,11 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use duplex::{Message, WebSocket};
-use duplex_hub::api_auth::ApiRequest;
-use duplex_hub::auth::{channel_token, Credentials, SocketId};
-use duplex_hub::protocol::ServerMessage;
-use duplex_hub::server::{Server, ServerConfig};
-use duplex_hub::AppConfig;
+use duplex_hub::{Server, ServerConfig};
+use duplex_pusher::api_auth::ApiRequest;
+use duplex_pusher::auth::{channel_token, Credentials, SocketId};
+use duplex_pusher::protocol::ServerMessage;
+use duplex_pusher::AppConfig;
 use futures_util::StreamExt;
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
@@ -25,7 +25,7 @@ type Ws = WebSocket<duplex::MaybeTlsStream>;
 
 struct TestServer {
     addr: std::net::SocketAddr,
-    hub: std::sync::Arc<duplex_hub::server::Hub>,
+    hub: std::sync::Arc<duplex_hub::Hub>,
     stop: Option<oneshot::Sender<()>>,
     done: tokio::task::JoinHandle<()>,
 }
@@ -626,7 +626,7 @@ async fn terminate_connections_closes_a_signed_in_user() {
     let server = TestServer::start(|_| {}).await;
     let (mut ws, socket_id) = server.connect().await;
     let user_data = r#"{"id":"u7"}"#;
-    let auth = duplex_hub::auth::user_token(creds(), &socket_id, user_data);
+    let auth = duplex_pusher::auth::user_token(creds(), &socket_id, user_data);
     send_json(
         &mut ws,
         json!({"event": "pusher:signin", "data": {"auth": auth, "user_data": user_data}}),
@@ -711,7 +711,7 @@ async fn a_client_that_does_not_read_is_dropped_with_4100() {
         data: Some(&payload),
         user_id: None,
     }
-    .to_frame();
+    .encode();
     // `slow` never reads: its socket buffers fill, then its queue; `fast` reads along.
     let reader = tokio::spawn(async move {
         let mut n = 0;

@@ -7,9 +7,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use duplex::Message;
-use duplex_hub::protocol::ServerMessage;
-use duplex_hub::server::{Server, ServerConfig};
-use duplex_hub::AppConfig;
+use duplex_hub::{Server, ServerConfig};
+use duplex_pusher::protocol::ServerMessage;
+use duplex_pusher::AppConfig;
 use futures_util::StreamExt;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::{mpsc, oneshot};
@@ -138,7 +138,7 @@ async fn a_stalled_subscriber_is_dropped_and_does_not_slow_the_others() {
                 data: Some(&data),
                 user_id: None,
             }
-            .to_frame();
+            .encode();
             app.publish("busy", &frame, None);
         }
         let mut latencies = Vec::with_capacity(ACTIVE * EVENTS);

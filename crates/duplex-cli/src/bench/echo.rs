@@ -263,7 +263,7 @@ impl Connection {
     /// Checks one echo: a whole binary frame, the right length, the expected
     /// sequence number, and on a sample the whole content (then returns
     /// true).
-    fn check(&self, frame: &wire::Frame, seq: u64) -> Result<bool> {
+    fn check(&self, frame: &wire::Encoded, seq: u64) -> Result<bool> {
         if !frame.is_whole_binary() {
             bail!(
                 "expected a whole binary frame, got first byte {:#04x}",

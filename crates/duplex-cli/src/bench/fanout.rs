@@ -15,8 +15,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{bail, Context, Result};
 use duplex::{ClientBuilder, Message};
-use duplex_hub::api_auth::ApiRequest;
-use duplex_hub::auth::Credentials;
+use duplex_pusher::api_auth::ApiRequest;
+use duplex_pusher::auth::Credentials;
 use futures_util::StreamExt;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;

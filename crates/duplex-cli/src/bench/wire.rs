@@ -146,7 +146,7 @@ pub const CLOSE_NORMAL: [u8; 8] = [0x88, 0x82, 0, 0, 0, 0, 0x03, 0xe8];
 
 /// A complete frame at the start of a buffer.
 #[derive(Debug, PartialEq, Eq)]
-pub struct Frame {
+pub struct Encoded {
     /// The first byte: FIN, RSV and the opcode.
     pub first: u8,
     /// Where the payload starts.
@@ -155,7 +155,7 @@ pub struct Frame {
     pub len: usize,
 }
 
-impl Frame {
+impl Encoded {
     /// Whether this is a final, uncompressed binary frame, as every echo must be.
     pub fn is_whole_binary(&self) -> bool {
         self.first == 0x82
@@ -169,7 +169,7 @@ impl Frame {
 
 /// Parses the frame at the start of `buf`: `Ok(None)` until it is complete.
 /// A server's frames must not be masked.
-pub fn parse(buf: &[u8]) -> io::Result<Option<Frame>> {
+pub fn parse(buf: &[u8]) -> io::Result<Option<Encoded>> {
     let [first, second, ..] = *buf else {
         return Ok(None);
     };
@@ -191,7 +191,7 @@ pub fn parse(buf: &[u8]) -> io::Result<Option<Frame>> {
         .ok()
         .and_then(|n| n.checked_add(header_len))
         .ok_or_else(|| invalid("frame too large"))?;
-    Ok((buf.len() >= len).then_some(Frame {
+    Ok((buf.len() >= len).then_some(Encoded {
         first,
         payload_start: header_len,
         len,

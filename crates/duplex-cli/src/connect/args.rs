@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use duplex::WsUrl;
-use duplex_hub::ChannelKind;
+use duplex_pusher::ChannelKind;
 
 use super::backoff::Backoff;
 
@@ -322,7 +322,7 @@ fn pusher_settings(args: &ConnectArgs) -> Result<PusherSettings, String> {
     let can_sign = args.app_secret.is_some() || auth_endpoint.is_some();
     let mut needs_channel_data = false;
     for channel in &args.channels {
-        let kind = duplex_hub::channel::validate_name(channel, 200)
+        let kind = duplex_pusher::channel::validate_name(channel, 200)
             .map_err(|e| format!("--channel {channel:?}: {e}"))?;
         if kind == ChannelKind::ServerToUser {
             return Err(format!("--channel {channel}: server-to-user channels need a signed-in user, which duplex connect does not do"));

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use duplex::MaybeTlsStream;
-use duplex_hub::auth::{channel_token, Credentials, SocketId};
-use duplex_hub::ChannelKind;
+use duplex_pusher::auth::{channel_token, Credentials, SocketId};
+use duplex_pusher::ChannelKind;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper_util::rt::TokioIo;
 use serde::Deserialize;

@@ -9,8 +9,8 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use duplex::{Message, WebSocket};
-use duplex_hub::api_auth::ApiRequest;
-use duplex_hub::auth::{channel_token, user_token, Credentials, SocketId};
+use duplex_pusher::api_auth::ApiRequest;
+use duplex_pusher::auth::{channel_token, user_token, Credentials, SocketId};
 use futures_util::StreamExt;
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};

@@ -13,9 +13,9 @@
 
 use std::sync::Arc;
 
-use crate::auth::{PresenceMember, SocketId};
-use crate::channel::ChannelKind;
-use crate::protocol::Frame;
+use duplex_pusher::auth::{PresenceMember, SocketId};
+use duplex_pusher::channel::ChannelKind;
+use duplex_pusher::protocol::Encoded;
 
 use super::app_state::{AppState, ChannelStats, ConnectionSlot, SubscribeError};
 use super::cluster::{Cluster, Unavailable};
@@ -82,7 +82,7 @@ impl Adapter {
         &self,
         app: &AppState,
         channel: &str,
-        frame: &Frame,
+        frame: &Encoded,
         except: Option<&SocketId>,
     ) -> usize {
         match self {

@@ -11,7 +11,7 @@
 
 use serde_json::value::RawValue;
 
-use crate::presence::Members;
+use duplex_pusher::presence::Members;
 
 /// A change to a member list.
 #[derive(Debug, Clone)]

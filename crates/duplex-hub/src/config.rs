@@ -14,7 +14,7 @@ use std::net::SocketAddr;
 
 use serde::Deserialize;
 
-use crate::app::{AppConfig, AppConfigError, Apps};
+use duplex_pusher::app::{AppConfig, AppConfigError, Apps};
 
 /// Settings of `duplex serve`. Unknown fields are errors.
 #[derive(Debug, Clone, Deserialize)]
@@ -135,7 +135,7 @@ impl Default for ServerConfig {
             socket_send_buffer_bytes: None,
             max_request_body_bytes: 1 << 20,
             max_request_head_bytes: 16 * 1024,
-            api_timestamp_window: crate::api_auth::DEFAULT_TIMESTAMP_WINDOW_SECS,
+            api_timestamp_window: duplex_pusher::api_auth::DEFAULT_TIMESTAMP_WINDOW_SECS,
             max_connections: 100_000,
             max_messages_per_second: 100,
             max_channels_per_connection: 1000,

@@ -8,8 +8,9 @@ use serde_json::value::RawValue;
 ///
 /// `data` may arrive as a JSON object (what pusher-js sends) or as a string
 /// holding JSON (the double encoding the server uses); both decode the same.
+// Not #[non_exhaustive]: a server must decide what to do with every message,
+// so a new one should break its build, not fall into a catch-all.
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
 pub enum ClientMessage {
     /// `pusher:subscribe`: join a channel.
     Subscribe {
@@ -124,7 +125,7 @@ impl ClientMessage {
     /// Decodes one text frame.
     ///
     /// ```
-    /// use duplex_hub::protocol::ClientMessage;
+    /// use duplex_pusher::protocol::ClientMessage;
     ///
     /// let msg = ClientMessage::parse(r#"{"event":"pusher:unsubscribe","data":{"channel":"c"}}"#);
     /// assert_eq!(msg, Ok(ClientMessage::Unsubscribe { channel: "c".into() }));

@@ -7,8 +7,8 @@ use std::time::Instant;
 
 use tokio::sync::Notify;
 
-use crate::auth::SocketId;
-use crate::protocol::Frame;
+use duplex_pusher::auth::SocketId;
+use duplex_pusher::protocol::Encoded;
 
 /// Why and how a connection is to be closed: a close code and a reason.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,7 +56,7 @@ impl Closer {
 #[derive(Debug, Clone)]
 pub struct Outbound {
     /// The frame.
-    pub frame: Frame,
+    pub frame: Encoded,
     /// When it was queued.
     pub queued_at: Instant,
 }
@@ -185,7 +185,7 @@ impl ConnHandle {
     /// Queues a frame without waiting. A full queue means the client does
     /// not keep up: it is disconnected with 4100 rather than slowing down
     /// everyone else or growing memory. Returns whether the frame was queued.
-    pub fn send(&self, frame: Frame) -> bool {
+    pub fn send(&self, frame: Encoded) -> bool {
         let outbound = Outbound {
             frame,
             queued_at: Instant::now(),
@@ -236,8 +236,8 @@ mod tests {
         ConnHandle::new(SocketId::generate(), capacity, Arc::new(AtomicU64::new(0)))
     }
 
-    fn frame(n: usize) -> Frame {
-        Frame::from_serialized(format!(r#"{{"event":"e","data":"{n}"}}"#))
+    fn frame(n: usize) -> Encoded {
+        Encoded::from_trusted(format!(r#"{{"event":"e","data":"{n}"}}"#))
     }
 
     fn data(outbound: &Outbound) -> String {

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use tokio::sync::watch;
 
-use crate::app::Apps;
+use duplex_pusher::app::Apps;
 
 use super::adapter::Adapter;
 use super::app_state::AppState;

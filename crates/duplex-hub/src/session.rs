@@ -17,9 +17,9 @@ use futures_util::StreamExt;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::time::Instant;
 
-use crate::auth::{self, PresenceMember, SocketId, UserData};
-use crate::channel::{self, ChannelKind};
-use crate::protocol::{ClientMessage, ErrorCode, Frame, ServerMessage};
+use duplex_pusher::auth::{self, PresenceMember, SocketId, UserData};
+use duplex_pusher::channel::{self, ChannelKind};
+use duplex_pusher::protocol::{ClientMessage, Encoded, ErrorCode, ServerMessage};
 
 use super::app_state::{AppState, ConnectionSlot, SubscribeError};
 use super::conn::{CloseOrder, Closer, ConnHandle, Outbound, Outbox};
@@ -191,7 +191,7 @@ where
         message: reason,
         code: ErrorCode::from_code(code),
     }
-    .to_frame();
+    .encode();
     let _ = ws.feed(Message::Text(error.to_text())).await;
     let _ = ws.close(CloseCode(code), reason).await;
 }
@@ -242,7 +242,7 @@ where
             socket_id: &self.socket_id,
             activity_timeout: self.hub.config.activity_timeout,
         }
-        .to_frame();
+        .encode();
         self.send_now(&established).await;
         let mut shutdown = self.hub.shutdown_signal();
         if *shutdown.borrow_and_update() {
@@ -322,7 +322,7 @@ where
             }),
             None if now >= self.last_seen + self.activity_timeout => {
                 self.ping_sent = Some(now);
-                self.send_now(&ServerMessage::Ping.to_frame()).await;
+                self.send_now(&ServerMessage::Ping.encode()).await;
                 Step::Continue
             }
             _ => Step::Continue,
@@ -359,7 +359,7 @@ where
         }
     }
 
-    fn count_out(&self, frame: &Frame) {
+    fn count_out(&self, frame: &Encoded) {
         let metrics = &self.hub.metrics;
         metrics.messages_out.fetch_add(1, Ordering::Relaxed);
         metrics
@@ -376,13 +376,13 @@ where
     }
 
     /// Sends a reply to this client right away (not through the queue).
-    async fn send_now(&mut self, frame: &Frame) {
+    async fn send_now(&mut self, frame: &Encoded) {
         self.count_out(frame);
         let _ = self.ws.send(Message::Text(frame.to_text())).await;
     }
 
     async fn send_error(&mut self, message: &str, code: Option<ErrorCode>) {
-        self.send_now(&ServerMessage::Error { message, code }.to_frame())
+        self.send_now(&ServerMessage::Error { message, code }.encode())
             .await;
     }
 
@@ -455,7 +455,7 @@ where
             }
         };
         match message {
-            ClientMessage::Ping => self.send_now(&ServerMessage::Pong.to_frame()).await,
+            ClientMessage::Ping => self.send_now(&ServerMessage::Pong.encode()).await,
             ClientMessage::Pong => {}
             ClientMessage::Subscribe {
                 channel,
@@ -498,7 +498,7 @@ where
             error,
             status,
         }
-        .to_frame();
+        .encode();
         self.send_now(&frame).await;
     }
 
@@ -587,7 +587,7 @@ where
                 }
                 self.app.add_user_connection(&user.id, &self.handle);
                 self.user = Some(user);
-                self.send_now(&ServerMessage::SigninSuccess { user_data }.to_frame())
+                self.send_now(&ServerMessage::SigninSuccess { user_data }.encode())
                     .await;
                 Step::Continue
             }
@@ -643,7 +643,7 @@ where
             data,
             user_id: user_id.as_deref(),
         }
-        .to_frame();
+        .encode();
         self.hub
             .adapter
             .publish(&self.app, channel, &frame, Some(&self.socket_id))

@@ -29,10 +29,10 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{RedisResult, Script, Value};
 use tokio::sync::mpsc;
 
-use crate::auth::{PresenceMember, SocketId};
-use crate::channel::ChannelKind;
-use crate::presence::{Members, PresenceError};
-use crate::protocol::Frame;
+use duplex_pusher::auth::{PresenceMember, SocketId};
+use duplex_pusher::channel::ChannelKind;
+use duplex_pusher::presence::{Members, PresenceError};
+use duplex_pusher::protocol::Encoded;
 
 use super::app_state::{
     AppState, ChannelStats, ConnectionSlot, JoinOutcome, LocalJoin, MemberChange, SubscribeError,
@@ -40,7 +40,7 @@ use super::app_state::{
 };
 use super::config::RedisConfig;
 use super::conn::ConnHandle;
-use crate::app::WebhookEvent;
+use duplex_pusher::app::WebhookEvent;
 
 use bus::{BusBody, BusMessage};
 use scripts::{Keys, Subscribed, Transition};
@@ -245,7 +245,7 @@ impl Cluster {
         &self,
         app: &AppState,
         channel: &str,
-        frame: &Frame,
+        frame: &Encoded,
         except: Option<&SocketId>,
     ) -> usize {
         let delivered = app.publish(channel, frame, except);
@@ -430,7 +430,7 @@ impl Cluster {
                 occupied,
                 first_member,
                 members: needs_members.then_some(members),
-                cached: cached.map(Frame::from_serialized),
+                cached: cached.map(Encoded::from_trusted),
             },
             // Redis is unreachable: decide as if this node were alone.
             None => JoinOutcome {

@@ -5,7 +5,7 @@ use crate::auth::PresenceMember;
 use crate::presence::PresenceChannel;
 
 fn frame(message: ServerMessage<'_>) -> String {
-    message.to_frame().as_str().to_owned()
+    message.encode().as_str().to_owned()
 }
 
 /// Decodes the double-encoded `data` of a frame.
@@ -220,13 +220,13 @@ fn frames_are_shared_not_copied() {
         data: Some("d"),
         user_id: None,
     }
-    .to_frame();
+    .encode();
     let copy = frame.clone();
     assert!(std::ptr::eq(frame.as_str(), copy.as_str()));
     assert_eq!(frame, copy);
     assert_eq!(frame.len(), frame.as_bytes().len());
     assert!(!frame.is_empty());
     assert_eq!(frame.to_string(), frame.as_str());
-    assert_eq!(<Frame as AsRef<[u8]>>::as_ref(&frame), frame.as_bytes());
-    assert!(format!("{frame:?}").starts_with("Frame("));
+    assert_eq!(<Encoded as AsRef<[u8]>>::as_ref(&frame), frame.as_bytes());
+    assert!(format!("{frame:?}").starts_with("Encoded("));
 }

@@ -1,7 +1,7 @@
 //! The HTTP API (Pusher's REST API): publishing events, querying channels
 //! and presence members, and terminating a user's connections.
 //!
-//! Every request is signed (see [`crate::api_auth`]); a bad signature, key
+//! Every request is signed (see [`duplex_pusher::api_auth`]); a bad signature, key
 //! or stale timestamp is answered with 401, an unknown app with 404, a
 //! disabled one with 403, a malformed request with 400, and a body or event
 //! over the limits with 413. Errors are JSON: `{"error": "…"}`.
@@ -16,10 +16,10 @@ use hyper::body::Incoming;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
-use crate::api_auth::ApiRequest;
-use crate::auth::SocketId;
-use crate::channel::{self, ChannelKind};
-use crate::protocol::ServerMessage;
+use duplex_pusher::api_auth::ApiRequest;
+use duplex_pusher::auth::SocketId;
+use duplex_pusher::channel::{self, ChannelKind};
+use duplex_pusher::protocol::ServerMessage;
 
 use super::app_state::{AppState, ChannelStats};
 use super::http::{json, json_error, Response};
@@ -246,7 +246,7 @@ async fn publish(hub: &Hub, app: &AppState, event: &Event) -> Value {
             data: Some(&event.data),
             user_id: None,
         }
-        .to_frame();
+        .encode();
         hub.adapter
             .publish(app, channel, &frame, event.except.as_ref())
             .await;

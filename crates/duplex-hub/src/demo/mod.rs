@@ -44,8 +44,8 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::auth::{self, SocketId};
-use crate::protocol::ServerMessage;
+use duplex_pusher::auth::{self, SocketId};
+use duplex_pusher::protocol::ServerMessage;
 
 use super::app_state::AppState;
 use super::http::{json_error, Response};
@@ -349,14 +349,14 @@ fn publish(app: &AppState, channel: &str, event: &str, data: &str) {
         data: Some(data),
         user_id: None,
     }
-    .to_frame();
+    .encode();
     app.publish(channel, &frame, None);
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::AppConfig;
+    use duplex_pusher::AppConfig;
 
     fn app() -> AppState {
         AppState::new(
@@ -381,7 +381,7 @@ mod tests {
             r#"{"user_id":"demo-1","user_info":{"name":"Mr. Channels"}}"#
         );
         let token = signed["auth"].as_str().unwrap();
-        let credentials = crate::auth::Credentials {
+        let credentials = duplex_pusher::auth::Credentials {
             key: "278d425bdf160c739803",
             secret: "7ad3773142a6692b25b8",
         };
@@ -434,7 +434,9 @@ mod tests {
         )
         .unwrap();
         assert_eq!(
-            crate::auth::UserData::parse(user_data, 1024).unwrap().id,
+            duplex_pusher::auth::UserData::parse(user_data, 1024)
+                .unwrap()
+                .id,
             "demo-7"
         );
     }
@@ -444,7 +446,7 @@ mod tests {
         channel: &str,
         user_id: &str,
     ) -> (Arc<Hub>, SocketId, super::super::conn::Outbox) {
-        let mut config = crate::server::ServerConfig::default();
+        let mut config = crate::ServerConfig::default();
         config
             .apps
             .push(AppConfig::new("duplex", "duplex-key", "secret"));
@@ -454,10 +456,15 @@ mod tests {
         let (conn, rx, _closer) =
             super::super::conn::ConnHandle::new(socket_id.clone(), 16, Default::default());
         let data = json!({ "user_id": user_id, "user_info": { "name": "Ann" } }).to_string();
-        let member = crate::auth::PresenceMember::parse(&data, 1024).unwrap();
+        let member = duplex_pusher::auth::PresenceMember::parse(&data, 1024).unwrap();
         let app = demo_app(&hub).unwrap();
-        app.subscribe(&conn, channel, crate::ChannelKind::Presence, Some(member))
-            .unwrap();
+        app.subscribe(
+            &conn,
+            channel,
+            duplex_pusher::ChannelKind::Presence,
+            Some(member),
+        )
+        .unwrap();
         (hub, socket_id, rx)
     }
 

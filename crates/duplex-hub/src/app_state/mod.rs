@@ -24,11 +24,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use crate::app::{AppConfig, WebhookEvent};
-use crate::auth::{PresenceMember, SocketId};
-use crate::channel::ChannelKind;
-use crate::presence::{PresenceChannel, PresenceError};
-use crate::protocol::{Frame, ServerMessage};
+use duplex_pusher::app::{AppConfig, WebhookEvent};
+use duplex_pusher::auth::{PresenceMember, SocketId};
+use duplex_pusher::channel::ChannelKind;
+use duplex_pusher::presence::{PresenceChannel, PresenceError};
+use duplex_pusher::protocol::{Encoded, ServerMessage};
 
 use super::conn::ConnHandle;
 use super::webhook::{WebhookEventData, Webhooks};
@@ -75,7 +75,7 @@ struct Channels {
     /// Occupied channels only: a channel is removed with its last subscriber.
     map: HashMap<String, Channel>,
     /// The last event of each cache channel, kept after it is vacated.
-    cache: HashMap<String, (Frame, Instant)>,
+    cache: HashMap<String, (Encoded, Instant)>,
 }
 
 #[derive(Debug)]
@@ -96,7 +96,7 @@ struct Subscriber {
     /// While the cluster decides on its subscription (one Redis round
     /// trip), events for it wait here so that none arrives before
     /// `subscription_succeeded`. Never used by a single node.
-    pending: Option<Vec<Frame>>,
+    pending: Option<Vec<Encoded>>,
 }
 
 impl Subscriber {
@@ -109,7 +109,7 @@ impl Subscriber {
 
     /// Queues `frame`, or holds it until the subscription is confirmed.
     /// Returns whether it was queued or held.
-    fn deliver(&mut self, frame: &Frame, limit: usize) -> bool {
+    fn deliver(&mut self, frame: &Encoded, limit: usize) -> bool {
         match &mut self.pending {
             None => self.conn.send(frame.clone()),
             Some(held) if held.len() < limit => {
@@ -153,7 +153,7 @@ impl Drop for ConnectionSlot {
 
 impl Channels {
     /// Remembers the last event of a cache channel.
-    fn remember(&mut self, channel: &str, frame: &Frame) {
+    fn remember(&mut self, channel: &str, frame: &Encoded) {
         let now = Instant::now();
         match self.cache.get_mut(channel) {
             // The common case: a cache channel publishing again. O(1).
@@ -169,7 +169,7 @@ impl Channels {
     }
 
     /// The cached event of a cache channel, if still fresh.
-    fn cached(&self, channel: &str) -> Option<&Frame> {
+    fn cached(&self, channel: &str) -> Option<&Encoded> {
         self.cache
             .get(channel)
             .filter(|(_, at)| at.elapsed() < CACHE_TTL)
@@ -271,7 +271,7 @@ impl AppState {
             channel,
             presence: entry.presence.as_ref().map(PresenceChannel::payload),
         }
-        .to_frame();
+        .encode();
         conn.send(succeeded);
         if kind.is_cache() && !already {
             match cache
@@ -282,7 +282,7 @@ impl AppState {
                     conn.send(frame.clone());
                 }
                 None => {
-                    conn.send(ServerMessage::CacheMiss { channel }.to_frame());
+                    conn.send(ServerMessage::CacheMiss { channel }.encode());
                     self.webhook(WebhookEventData::cache_miss(channel));
                 }
             }
@@ -294,7 +294,7 @@ impl AppState {
                 user_id,
                 user_info: info,
             }
-            .to_frame();
+            .encode();
             for (id, other) in &entry.subscribers {
                 if *id != conn.socket_id {
                     other.conn.send(frame.clone());
@@ -337,7 +337,7 @@ impl AppState {
                         channel,
                         user_id: &departure.user_id,
                     }
-                    .to_frame();
+                    .encode();
                     for other in entry.subscribers.values() {
                         other.conn.send(frame.clone());
                     }
@@ -368,7 +368,7 @@ impl AppState {
 
     /// Queues `frame` to every subscriber of `channel` but `except`, and
     /// remembers it on cache channels. Returns how many sockets got it.
-    pub fn publish(&self, channel: &str, frame: &Frame, except: Option<&SocketId>) -> usize {
+    pub fn publish(&self, channel: &str, frame: &Encoded, except: Option<&SocketId>) -> usize {
         let mut guard = self.channels();
         if ChannelKind::of(channel).is_cache() {
             guard.remember(channel, frame);

@@ -1,4 +1,4 @@
-//! Server → client messages, serialized once into a shareable [`Frame`].
+//! Server → client messages, serialized once into a shareable [`Encoded`].
 //!
 //! Where the protocol double-encodes, `data` is a *string* holding JSON
 //! (`"data":"{\"socket_id\":…}"`). `pusher:error` and `pusher:pong` carry an
@@ -15,16 +15,18 @@ use super::ErrorCode;
 use crate::auth::SocketId;
 use crate::presence::PresencePayload;
 
-/// One serialized text frame. Cloning shares the text, so a channel event is
-/// serialized once and sent to every subscriber.
+/// One server message, serialized to its JSON text. Cloning shares the text,
+/// so a channel event is serialized once and sent to every subscriber (each
+/// as one WebSocket text message).
 #[derive(Clone, PartialEq, Eq, Hash)]
-pub struct Frame(Utf8Bytes);
+pub struct Encoded(Utf8Bytes);
 
-impl Frame {
-    /// A frame from JSON text this server serialized itself (another node
-    /// of the cluster, over the bus). Not validated.
-    pub(crate) fn from_serialized(text: String) -> Frame {
-        Frame(Utf8Bytes::from(text))
+impl Encoded {
+    /// A message from JSON text that a server serialized itself (another
+    /// node of a cluster, over its bus). The text is not validated: never
+    /// pass text that a client sent.
+    pub fn from_trusted(text: String) -> Encoded {
+        Encoded(Utf8Bytes::from(text))
     }
 
     /// The JSON text.
@@ -47,37 +49,37 @@ impl Frame {
         self.0.len()
     }
 
-    /// Always false: a frame holds at least `{"event":…}`.
+    /// Always false: a message holds at least `{"event":…}`.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
 }
 
-impl fmt::Debug for Frame {
+impl fmt::Debug for Encoded {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("Frame").field(&self.0.as_str()).finish()
+        f.debug_tuple("Encoded").field(&self.0.as_str()).finish()
     }
 }
 
-impl fmt::Display for Frame {
+impl fmt::Display for Encoded {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.0.as_str())
     }
 }
 
-impl AsRef<str> for Frame {
+impl AsRef<str> for Encoded {
     fn as_ref(&self) -> &str {
         self.0.as_str()
     }
 }
 
-impl AsRef<[u8]> for Frame {
+impl AsRef<[u8]> for Encoded {
     fn as_ref(&self) -> &[u8] {
         self.0.as_bytes()
     }
 }
 
-/// A message the server sends. Build one, then [`to_frame`](Self::to_frame).
+/// A message the server sends. Build one, then [`encode`](Self::encode).
 #[derive(Debug, Clone, Copy)]
 #[non_exhaustive]
 pub enum ServerMessage<'a> {
@@ -231,7 +233,7 @@ fn json<T: Serialize>(value: &T) -> String {
     serde_json::to_string(value).expect("serializing plain data to JSON cannot fail")
 }
 
-/// A frame whose `data` is the JSON of `data`, encoded again as a string.
+/// A message whose `data` is the JSON of `data`, encoded again as a string.
 fn double_encoded<T: Serialize>(event: &str, channel: Option<&str>, data: &T) -> String {
     let data = json(data);
     json(&Envelope {
@@ -242,7 +244,7 @@ fn double_encoded<T: Serialize>(event: &str, channel: Option<&str>, data: &T) ->
     })
 }
 
-/// A frame whose `data` is a JSON object, or absent.
+/// A message whose `data` is a JSON object, or absent.
 fn plain<T: Serialize>(event: &str, channel: Option<&str>, data: Option<T>) -> String {
     json(&Envelope {
         event,
@@ -254,8 +256,8 @@ fn plain<T: Serialize>(event: &str, channel: Option<&str>, data: Option<T>) -> S
 
 impl ServerMessage<'_> {
     /// Serializes the message.
-    pub fn to_frame(self) -> Frame {
-        Frame(Utf8Bytes::from(self.to_json()))
+    pub fn encode(self) -> Encoded {
+        Encoded(Utf8Bytes::from(self.to_json()))
     }
 
     fn to_json(self) -> String {

@@ -2,7 +2,7 @@
 //!
 //! Every message is `{"event", "channel"?, "data"?, "user_id"?}` in one text
 //! frame. [`ClientMessage::parse`] decodes what clients send;
-//! [`ServerMessage::to_frame`] builds what the server sends, in the exact
+//! [`ServerMessage::encode`] builds what the server sends, in the exact
 //! shapes pusher-js and the other clients expect.
 
 mod client;
@@ -11,4 +11,4 @@ mod server;
 
 pub use client::{ClientMessage, MessageError};
 pub use error_code::ErrorCode;
-pub use server::{Frame, ServerMessage};
+pub use server::{Encoded, ServerMessage};

@@ -15,15 +15,15 @@
 //! Sans-I/O: the caller passes the request parts and the current time.
 //!
 //! ```
-//! use duplex_hub::api_auth::ApiRequest;
-//! use duplex_hub::auth::Credentials;
+//! use duplex_pusher::api_auth::ApiRequest;
+//! use duplex_pusher::auth::Credentials;
 //!
 //! let credentials = Credentials { key: "278d425bdf160c739803", secret: "7ad3773142a6692b25b8" };
 //! let query = ApiRequest::signed_query(credentials, "GET", "/apps/3/channels", &[], b"", 1353088179);
 //! let request = ApiRequest::parse("GET", "/apps/3/channels", &query, b"")?;
 //! assert_eq!(request.auth_key(), "278d425bdf160c739803");
 //! request.verify(credentials, 1353088179 + 30, 600)?;
-//! # Ok::<(), duplex_hub::api_auth::ApiAuthError>(())
+//! # Ok::<(), duplex_pusher::api_auth::ApiAuthError>(())
 //! ```
 
 use md5::{Digest, Md5};

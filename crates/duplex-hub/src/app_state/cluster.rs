@@ -13,16 +13,16 @@ use std::collections::HashMap;
 
 use serde_json::value::RawValue;
 
-use crate::app::WebhookEvent;
-use crate::auth::{PresenceMember, SocketId};
-use crate::channel::ChannelKind;
-use crate::presence::{Members, PresenceChannel};
-use crate::protocol::{Frame, ServerMessage};
+use duplex_pusher::app::WebhookEvent;
+use duplex_pusher::auth::{PresenceMember, SocketId};
+use duplex_pusher::channel::ChannelKind;
+use duplex_pusher::presence::{Members, PresenceChannel};
+use duplex_pusher::protocol::{Encoded, ServerMessage};
 
 use super::mirror::MemberChange;
 use super::{AppState, Channel, SubscribeError, Subscriber};
-use crate::server::conn::ConnHandle;
-use crate::server::webhook::WebhookEventData;
+use crate::conn::ConnHandle;
+use crate::webhook::WebhookEventData;
 
 /// What registering a socket on this node found.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,7 +56,7 @@ pub(crate) struct JoinOutcome {
     /// The cluster's member list, if asked for.
     pub members: Option<Members>,
     /// The cluster's cached event, if asked for and there is one.
-    pub cached: Option<Frame>,
+    pub cached: Option<Encoded>,
 }
 
 /// What leaving on this node found.
@@ -209,7 +209,7 @@ impl AppState {
                     conn.send(frame);
                 }
                 None => {
-                    conn.send(ServerMessage::CacheMiss { channel }.to_frame());
+                    conn.send(ServerMessage::CacheMiss { channel }.encode());
                     self.webhook(WebhookEventData::cache_miss(channel));
                 }
             }
@@ -347,7 +347,7 @@ fn presence_users(presence: &PresenceChannel) -> Vec<(String, usize, String)> {
 /// Queues a member event to the channel's confirmed subscribers (but
 /// `except`). A subscriber still waiting for its `subscription_succeeded`
 /// gets the member list in it instead.
-fn tell_confirmed(entry: &mut Channel, frame: &Frame, except: Option<&SocketId>, limit: usize) {
+fn tell_confirmed(entry: &mut Channel, frame: &Encoded, except: Option<&SocketId>, limit: usize) {
     for (id, subscriber) in &mut entry.subscribers {
         if subscriber.pending.is_none() && Some(id) != except {
             subscriber.deliver(frame, limit);
@@ -355,26 +355,26 @@ fn tell_confirmed(entry: &mut Channel, frame: &Frame, except: Option<&SocketId>,
     }
 }
 
-fn succeeded_frame(channel: &str, entry: &Channel) -> Frame {
+fn succeeded_frame(channel: &str, entry: &Channel) -> Encoded {
     let presence = match (&entry.mirror, &entry.presence) {
         (Some(mirror), _) => Some(mirror.members.payload()),
         (None, Some(presence)) => Some(presence.payload()),
         (None, None) => None,
     };
-    ServerMessage::SubscriptionSucceeded { channel, presence }.to_frame()
+    ServerMessage::SubscriptionSucceeded { channel, presence }.encode()
 }
 
 /// The frame telling a member change.
-pub(crate) fn member_frame(channel: &str, change: &MemberChange) -> Frame {
+pub(crate) fn member_frame(channel: &str, change: &MemberChange) -> Encoded {
     match change {
         MemberChange::Added(user_id, info) => ServerMessage::MemberAdded {
             channel,
             user_id,
             user_info: info.as_deref(),
         }
-        .to_frame(),
+        .encode(),
         MemberChange::Removed(user_id) => {
-            ServerMessage::MemberRemoved { channel, user_id }.to_frame()
+            ServerMessage::MemberRemoved { channel, user_id }.encode()
         }
     }
 }
@@ -385,8 +385,8 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
-    use crate::server::conn::Outbox;
-    use crate::AppConfig;
+    use crate::conn::Outbox;
+    use duplex_pusher::AppConfig;
 
     fn app() -> AppState {
         AppState::new(AppConfig::new("1", "key", "secret"), None, 4)
@@ -427,7 +427,7 @@ mod tests {
             data: Some("{}"),
             user_id: None,
         }
-        .to_frame();
+        .encode();
         assert_eq!(app.publish("news", &frame, None), 1);
         assert!(drain(&mut rx).is_empty());
         app.finish_join(&a, "news", ChannelKind::Public, JoinOutcome::default());
@@ -443,7 +443,7 @@ mod tests {
         let (a, _rx) = conn();
         app.join_local(&a, "news", ChannelKind::Public, None)
             .unwrap();
-        let frame = ServerMessage::Pong.to_frame();
+        let frame = ServerMessage::Pong.encode();
         for _ in 0..4 {
             assert_eq!(app.publish("news", &frame, None), 1);
         }

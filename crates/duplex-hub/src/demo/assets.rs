@@ -12,7 +12,7 @@ use std::sync::OnceLock;
 use bytes::Bytes;
 use http_body_util::Full;
 
-use crate::app::AppConfig;
+use duplex_pusher::app::AppConfig;
 
 use super::super::http::Response;
 
@@ -32,36 +32,32 @@ const CSS: &str = "text/css; charset=utf-8";
 
 /// Every page and asset, from `demo/` (paths relative to this file).
 const ASSETS: &[Asset] = &[
-    page("/", include_bytes!("../../../demo/index.html")),
+    page("/", include_bytes!("../../demo/index.html")),
     page(
         "/leaderboard",
-        include_bytes!("../../../demo/leaderboard.html"),
+        include_bytes!("../../demo/leaderboard.html"),
     ),
-    page("/chat", include_bytes!("../../../demo/chat.html")),
+    page("/chat", include_bytes!("../../demo/chat.html")),
     file(
         "/assets/style.css",
         CSS,
-        include_bytes!("../../../demo/style.css"),
+        include_bytes!("../../demo/style.css"),
     ),
     file(
         "/assets/common.js",
         JS,
-        include_bytes!("../../../demo/common.js"),
+        include_bytes!("../../demo/common.js"),
     ),
     file(
         "/assets/leaderboard.js",
         JS,
-        include_bytes!("../../../demo/leaderboard.js"),
+        include_bytes!("../../demo/leaderboard.js"),
     ),
-    file(
-        "/assets/chat.js",
-        JS,
-        include_bytes!("../../../demo/chat.js"),
-    ),
+    file("/assets/chat.js", JS, include_bytes!("../../demo/chat.js")),
     file(
         "/assets/pusher.min.js",
         JS,
-        include_bytes!("../../../demo/vendor/pusher.min.js"),
+        include_bytes!("../../demo/vendor/pusher.min.js"),
     ),
 ];
 

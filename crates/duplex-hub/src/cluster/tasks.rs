@@ -9,14 +9,14 @@ use futures_util::StreamExt;
 use redis::Value;
 use tokio::time::Instant;
 
-use crate::auth::SocketId;
-use crate::protocol::Frame;
+use duplex_pusher::auth::SocketId;
+use duplex_pusher::protocol::Encoded;
 
 use super::bus::{BusBody, BusMessage};
 use super::scripts;
 use super::Cluster;
-use crate::server::app_state::MemberChange;
-use crate::server::Hub;
+use crate::app_state::MemberChange;
+use crate::Hub;
 
 /// Longest wait between two attempts to reconnect the bus.
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
@@ -81,7 +81,7 @@ impl Cluster {
                 frame,
             } => {
                 let except = SocketId::parse(&except).ok();
-                app.publish(&channel, &Frame::from_serialized(frame), except.as_ref());
+                app.publish(&channel, &Encoded::from_trusted(frame), except.as_ref());
             }
             BusBody::MemberAdded {
                 channel,

@@ -27,7 +27,7 @@
 
 use redis::Value;
 
-use crate::presence::Members;
+use duplex_pusher::presence::Members;
 
 /// Key names, from the prefix.
 #[derive(Debug, Clone)]

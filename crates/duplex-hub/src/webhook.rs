@@ -23,8 +23,8 @@ use hyper_util::rt::TokioExecutor;
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
 
-use crate::app::{AppConfig, WebhookConfig, WebhookEvent};
-use crate::auth::sign;
+use duplex_pusher::app::{AppConfig, WebhookConfig, WebhookEvent};
+use duplex_pusher::auth::sign;
 
 /// Events waiting to be batched, per app; beyond it events are dropped.
 const QUEUE: usize = 10_000;
