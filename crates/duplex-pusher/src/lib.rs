@@ -65,8 +65,10 @@ pub mod api_auth;
 pub mod app;
 pub mod auth;
 pub mod channel;
+pub mod connection;
 pub mod presence;
 pub mod protocol;
+pub mod rate;
 
 pub use api_auth::{ApiAuthError, ApiRequest};
 pub use app::{AppConfig, AppConfigError, AppLimits, Apps};
