@@ -20,6 +20,7 @@ use tokio::time::Instant;
 use duplex_pusher::auth::{self, PresenceMember, SocketId, UserData};
 use duplex_pusher::channel::{self, ChannelKind};
 use duplex_pusher::protocol::{ClientMessage, Encoded, ErrorCode, ServerMessage};
+use duplex_pusher::rate::TokenBucket;
 
 use super::app_state::{AppState, ConnectionSlot, SubscribeError};
 use super::conn::{CloseOrder, Closer, ConnHandle, Outbound, Outbox};
@@ -155,8 +156,14 @@ where
             .config
             .user_authentication_required
             .then(|| Instant::now() + Duration::from_secs(hub.config.signin_timeout.into())),
-        rate: TokenBucket::new(app.config.limits.client_event_rate_per_second),
-        message_rate: TokenBucket::new(hub.config.max_messages_per_second),
+        rate: TokenBucket::new(
+            app.config.limits.client_event_rate_per_second,
+            Instant::now().into_std(),
+        ),
+        message_rate: TokenBucket::new(
+            hub.config.max_messages_per_second,
+            Instant::now().into_std(),
+        ),
         hub,
         app,
         ws,
@@ -409,7 +416,7 @@ where
     async fn on_message(&mut self, message: Message) -> Step {
         self.last_seen = Instant::now();
         self.ping_sent = None;
-        if !self.message_rate.take(self.last_seen) {
+        if !self.message_rate.take(self.last_seen.into_std()) {
             return Step::Close(CloseOrder {
                 code: ErrorCode::ClientEventRateLimited.code(),
                 reason: format!(
@@ -622,7 +629,7 @@ where
                 "Event data is larger than {} bytes",
                 limits.max_event_payload_bytes
             ))
-        } else if !self.rate.take(Instant::now()) {
+        } else if !self.rate.take(Instant::now().into_std()) {
             Some(rejected("Client event rejected due to rate limit"))
         } else {
             None
@@ -658,49 +665,9 @@ where
     }
 }
 
-/// A token bucket: `rate` events per second, bursts of up to `rate`.
-#[derive(Debug)]
-struct TokenBucket {
-    rate: f64,
-    tokens: f64,
-    updated: Instant,
-}
-
-impl TokenBucket {
-    fn new(rate: u32) -> Self {
-        TokenBucket {
-            rate: f64::from(rate),
-            tokens: f64::from(rate),
-            updated: Instant::now(),
-        }
-    }
-
-    fn take(&mut self, now: Instant) -> bool {
-        let elapsed = now.saturating_duration_since(self.updated).as_secs_f64();
-        self.tokens = (self.tokens + elapsed * self.rate).min(self.rate);
-        self.updated = now;
-        if self.tokens >= 1.0 {
-            self.tokens -= 1.0;
-            true
-        } else {
-            false
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn token_bucket_allows_the_rate_and_refills() {
-        let start = Instant::now();
-        let mut bucket = TokenBucket::new(10);
-        bucket.updated = start;
-        assert!((0..10).all(|_| bucket.take(start)));
-        assert!(!bucket.take(start));
-        assert!(bucket.take(start + Duration::from_millis(150)));
-    }
 
     #[test]
     fn protocol_versions() {
